@@ -1,0 +1,704 @@
+//! The DAG itself: tasks by index, validation, topological order, levels and
+//! critical path.
+//!
+//! Everything here is pure (no I/O, no async) and iterative: every algorithm is
+//! O(V + E) and uses no recursion, so a 1,000,000-task chain inserted sink
+//! first validates and sorts without touching the stack's limits.
+//!
+//! Dependencies may name tasks that are added later; they are resolved when
+//! [`DagBuilder::build`] runs.
+//!
+//! ```
+//! use dagflow::graph::DagBuilder;
+//!
+//! let mut b = DagBuilder::new();
+//! b.add("deploy", ["test"])?;          // dependencies may come later
+//! b.add("build", [] as [&str; 0])?;
+//! b.add("test", ["build"])?;
+//! let dag = b.build()?;
+//! let order: Vec<&str> = dag.topological_order().iter().map(|&t| dag.name(t)).collect();
+//! assert_eq!(order, ["build", "test", "deploy"]);
+//! # Ok::<(), dagflow::graph::GraphError>(())
+//! ```
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+/// The index of a task inside a [`Dag`], assigned in insertion order from 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TaskId(u32);
+
+impl TaskId {
+    /// The position of the task in insertion order.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+
+    /// The id of the task at `index` in insertion order.
+    ///
+    /// Only meaningful for indices below the graph's length.
+    pub fn from_index(index: usize) -> TaskId {
+        TaskId(index as u32)
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// A dependency cycle, with the tasks on it in execution direction.
+///
+/// `path` starts and ends with the same task: `["a", "b", "c", "a"]` means
+/// `a` must run before `b`, `b` before `c`, and `c` before `a`. The cycle
+/// starts at its earliest-inserted task, so the same graph always reports the
+/// same path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CycleError {
+    /// The tasks on the cycle; the first and last element are the same task.
+    pub path: Vec<String>,
+}
+
+impl fmt::Display for CycleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "dependency cycle: {}; remove one of these dependencies",
+            self.path.join(" -> ")
+        )
+    }
+}
+
+impl std::error::Error for CycleError {}
+
+/// Why a set of tasks does not form a valid DAG.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum GraphError {
+    /// Two tasks share a name.
+    #[error("task `{name}` is defined more than once; task names must be unique")]
+    DuplicateTask {
+        /// The repeated name.
+        name: String,
+    },
+    /// A task depends on a name that no task has.
+    #[error(
+        "task `{task}` depends on `{dependency}`, which is not defined; \
+         add a task named `{dependency}` or correct the dependency"
+    )]
+    UnknownDependency {
+        /// The task that declares the dependency.
+        task: String,
+        /// The missing name.
+        dependency: String,
+    },
+    /// The dependencies form a cycle.
+    #[error(transparent)]
+    Cycle(#[from] CycleError),
+    /// More tasks than a `u32` index can hold.
+    #[error("a workflow holds at most {max} tasks", max = u32::MAX - 1)]
+    TooManyTasks,
+}
+
+/// A dependency as given to the builder: resolved at once when the target is
+/// already known (the common, topologically ordered case), by name otherwise.
+#[derive(Debug, Clone)]
+enum PendingDep {
+    Id(TaskId),
+    Name(Box<str>),
+}
+
+/// Collects tasks and their dependencies, then validates them into a [`Dag`].
+#[derive(Debug, Default, Clone)]
+pub struct DagBuilder {
+    names: Vec<Arc<str>>,
+    index: HashMap<Arc<str>, TaskId>,
+    dep_start: Vec<u32>,
+    deps: Vec<PendingDep>,
+}
+
+impl DagBuilder {
+    /// An empty builder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An empty builder with room for `tasks` tasks and `edges` dependencies.
+    pub fn with_capacity(tasks: usize, edges: usize) -> Self {
+        DagBuilder {
+            names: Vec::with_capacity(tasks),
+            index: HashMap::with_capacity(tasks),
+            dep_start: Vec::with_capacity(tasks + 1),
+            deps: Vec::with_capacity(edges),
+        }
+    }
+
+    /// Number of tasks added so far.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Whether no task was added yet.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// The id of an already added task.
+    pub fn id(&self, name: &str) -> Option<TaskId> {
+        self.index.get(name).copied()
+    }
+
+    /// Adds a task and the names it depends on.
+    ///
+    /// Fails at once on a duplicate name; unknown dependencies and cycles are
+    /// reported by [`build`](Self::build), since a dependency may be added later.
+    pub fn add<I, S>(
+        &mut self,
+        name: impl Into<String>,
+        dependencies: I,
+    ) -> Result<TaskId, GraphError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let name: String = name.into();
+        if self.index.contains_key(name.as_str()) {
+            return Err(GraphError::DuplicateTask { name });
+        }
+        if self.names.len() >= (u32::MAX - 1) as usize {
+            return Err(GraphError::TooManyTasks);
+        }
+        let id = TaskId(self.names.len() as u32);
+        let name: Arc<str> = Arc::from(name);
+        if self.dep_start.is_empty() {
+            self.dep_start.push(0);
+        }
+        for dep in dependencies {
+            let dep = dep.as_ref();
+            let pending = match self.index.get(dep) {
+                Some(&d) => PendingDep::Id(d),
+                None => PendingDep::Name(dep.into()),
+            };
+            self.deps.push(pending);
+        }
+        if self.deps.len() > u32::MAX as usize {
+            return Err(GraphError::TooManyTasks);
+        }
+        self.dep_start.push(self.deps.len() as u32);
+        self.index.insert(Arc::clone(&name), id);
+        self.names.push(name);
+        Ok(id)
+    }
+
+    /// Resolves dependencies, rejects unknown names and cycles, and computes
+    /// the topological order.
+    ///
+    /// Unknown dependencies are reported for the earliest-inserted task that
+    /// has one. Repeated dependencies of one task count once.
+    pub fn build(self) -> Result<Dag, GraphError> {
+        let n = self.names.len();
+        let mut dep_start = Vec::with_capacity(n + 1);
+        let mut deps = Vec::with_capacity(self.deps.len());
+        // `seen[d] == i + 1` marks that task i already lists d: O(1) dedup.
+        let mut seen = vec![0u32; n];
+        dep_start.push(0u32);
+        for i in 0..n {
+            let range = self.dep_start[i] as usize..self.dep_start[i + 1] as usize;
+            for pending in &self.deps[range] {
+                let d = match pending {
+                    PendingDep::Id(d) => *d,
+                    PendingDep::Name(name) => match self.index.get(&**name) {
+                        Some(&d) => d,
+                        None => {
+                            return Err(GraphError::UnknownDependency {
+                                task: self.names[i].to_string(),
+                                dependency: name.to_string(),
+                            })
+                        }
+                    },
+                };
+                if seen[d.index()] != i as u32 + 1 {
+                    seen[d.index()] = i as u32 + 1;
+                    deps.push(d);
+                }
+            }
+            dep_start.push(deps.len() as u32);
+        }
+        drop(seen);
+
+        // Reverse adjacency (dependents), in CSR form; filling in task order
+        // keeps each task's dependents sorted by insertion order.
+        let mut out_start = vec![0u32; n + 1];
+        for d in &deps {
+            out_start[d.index() + 1] += 1;
+        }
+        for i in 0..n {
+            out_start[i + 1] += out_start[i];
+        }
+        let mut fill = out_start.clone();
+        let mut outs = vec![TaskId(0); deps.len()];
+        for i in 0..n {
+            for d in &deps[dep_start[i] as usize..dep_start[i + 1] as usize] {
+                let slot = &mut fill[d.index()];
+                outs[*slot as usize] = TaskId(i as u32);
+                *slot += 1;
+            }
+        }
+
+        let mut dag = Dag {
+            names: self.names,
+            index: self.index,
+            dep_start,
+            deps,
+            out_start,
+            outs,
+            order: Vec::new(),
+        };
+        dag.order = dag.kahn()?;
+        Ok(dag)
+    }
+}
+
+/// A validated, acyclic task graph.
+///
+/// Tasks are addressed by [`TaskId`]; adjacency is stored in compressed
+/// sparse rows, so `dependencies` and `dependents` are slices, not lookups.
+#[derive(Debug, Clone)]
+pub struct Dag {
+    names: Vec<Arc<str>>,
+    index: HashMap<Arc<str>, TaskId>,
+    dep_start: Vec<u32>,
+    deps: Vec<TaskId>,
+    out_start: Vec<u32>,
+    outs: Vec<TaskId>,
+    order: Vec<TaskId>,
+}
+
+/// The longest path through the graph by task duration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CriticalPath {
+    /// Tasks on the path, first to run first.
+    pub tasks: Vec<TaskId>,
+    /// Sum of the durations along the path.
+    pub total: f64,
+}
+
+impl Dag {
+    /// Builds a graph from `(name, dependencies)` pairs in insertion order.
+    ///
+    /// ```
+    /// use dagflow::graph::Dag;
+    /// let dag = Dag::from_tasks([("a", vec![]), ("b", vec!["a"])])?;
+    /// assert_eq!(dag.len(), 2);
+    /// # Ok::<(), dagflow::graph::GraphError>(())
+    /// ```
+    pub fn from_tasks<I, N, D, S>(tasks: I) -> Result<Dag, GraphError>
+    where
+        I: IntoIterator<Item = (N, D)>,
+        N: Into<String>,
+        D: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut b = DagBuilder::new();
+        for (name, deps) in tasks {
+            b.add(name, deps)?;
+        }
+        b.build()
+    }
+
+    /// Number of tasks.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Whether the graph has no task.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// The name of a task.
+    pub fn name(&self, id: TaskId) -> &str {
+        &self.names[id.index()]
+    }
+
+    /// The name of a task as a shared string (cheap to clone into events).
+    pub fn name_arc(&self, id: TaskId) -> &Arc<str> {
+        &self.names[id.index()]
+    }
+
+    /// All task names in insertion order.
+    pub fn names(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        self.names.iter().map(|n| &**n)
+    }
+
+    /// The id of the task called `name`.
+    pub fn id(&self, name: &str) -> Option<TaskId> {
+        self.index.get(name).copied()
+    }
+
+    /// All ids in insertion order.
+    pub fn ids(&self) -> impl ExactSizeIterator<Item = TaskId> {
+        (0..self.names.len() as u32).map(TaskId)
+    }
+
+    /// The tasks `id` depends on, deduplicated, in declaration order.
+    pub fn dependencies(&self, id: TaskId) -> &[TaskId] {
+        let i = id.index();
+        &self.deps[self.dep_start[i] as usize..self.dep_start[i + 1] as usize]
+    }
+
+    /// The tasks that depend on `id`, in insertion order.
+    pub fn dependents(&self, id: TaskId) -> &[TaskId] {
+        let i = id.index();
+        &self.outs[self.out_start[i] as usize..self.out_start[i + 1] as usize]
+    }
+
+    /// Number of (deduplicated) dependency edges.
+    pub fn edge_count(&self) -> usize {
+        self.deps.len()
+    }
+
+    /// A topological order: every task after all of its dependencies.
+    ///
+    /// Kahn's algorithm with a first-in-first-out queue: tasks without
+    /// dependencies first, in insertion order; each task's newly ready
+    /// dependents then join the queue in insertion order. Deterministic.
+    pub fn topological_order(&self) -> &[TaskId] {
+        &self.order
+    }
+
+    /// The level of every task, indexed by `TaskId::index`: 0 for tasks
+    /// without dependencies, else one more than the deepest dependency.
+    pub fn level_of_each(&self) -> Vec<u32> {
+        let mut level = vec![0u32; self.len()];
+        for &t in &self.order {
+            let l = self
+                .dependencies(t)
+                .iter()
+                .map(|d| level[d.index()] + 1)
+                .max()
+                .unwrap_or(0);
+            level[t.index()] = l;
+        }
+        level
+    }
+
+    /// Tasks grouped by level; within a level, in topological order.
+    /// Tasks of one level never depend on each other.
+    pub fn levels(&self) -> Vec<Vec<TaskId>> {
+        let level = self.level_of_each();
+        let depth = level.iter().copied().max().map_or(0, |m| m as usize + 1);
+        let mut out = vec![Vec::new(); depth];
+        for &t in &self.order {
+            out[level[t.index()] as usize].push(t);
+        }
+        out
+    }
+
+    /// The longest path by `duration`, which gives each task's weight.
+    /// Ties go to the earliest path found in topological order.
+    ///
+    /// ```
+    /// use dagflow::graph::Dag;
+    /// let dag = Dag::from_tasks([("a", vec![]), ("b", vec!["a"]), ("c", vec!["a"])])?;
+    /// let cp = dag.critical_path(|t| if dag.name(t) == "c" { 5.0 } else { 1.0 });
+    /// let names: Vec<_> = cp.tasks.iter().map(|&t| dag.name(t)).collect();
+    /// assert_eq!((names, cp.total), (vec!["a", "c"], 6.0));
+    /// # Ok::<(), dagflow::graph::GraphError>(())
+    /// ```
+    pub fn critical_path(&self, duration: impl Fn(TaskId) -> f64) -> CriticalPath {
+        let n = self.len();
+        if n == 0 {
+            return CriticalPath {
+                tasks: Vec::new(),
+                total: 0.0,
+            };
+        }
+        let mut finish = vec![0.0f64; n];
+        let mut prev: Vec<Option<TaskId>> = vec![None; n];
+        for &t in &self.order {
+            let mut best: Option<(f64, TaskId)> = None;
+            for &d in self.dependencies(t) {
+                let f = finish[d.index()];
+                if best.is_none_or(|(bf, _)| f > bf) {
+                    best = Some((f, d));
+                }
+            }
+            let start = best.map_or(0.0, |(f, _)| f);
+            prev[t.index()] = best.map(|(_, d)| d);
+            finish[t.index()] = start + duration(t);
+        }
+        let mut end = self.order[0];
+        for &t in &self.order {
+            if finish[t.index()] > finish[end.index()] {
+                end = t;
+            }
+        }
+        let total = finish[end.index()];
+        let mut tasks = vec![end];
+        let mut cur = end;
+        while let Some(p) = prev[cur.index()] {
+            tasks.push(p);
+            cur = p;
+        }
+        tasks.reverse();
+        CriticalPath { tasks, total }
+    }
+
+    /// Tasks without dependencies, in insertion order.
+    pub fn roots(&self) -> impl Iterator<Item = TaskId> + '_ {
+        self.ids().filter(|&t| self.dependencies(t).is_empty())
+    }
+
+    fn kahn(&self) -> Result<Vec<TaskId>, GraphError> {
+        let n = self.len();
+        let mut indegree: Vec<u32> = (0..n)
+            .map(|i| self.dep_start[i + 1] - self.dep_start[i])
+            .collect();
+        let mut order: Vec<TaskId> = Vec::with_capacity(n);
+        order.extend(self.ids().filter(|t| indegree[t.index()] == 0));
+        // `order` doubles as the FIFO queue: everything before `head` is done.
+        let mut head = 0;
+        while head < order.len() {
+            let t = order[head];
+            head += 1;
+            for &o in self.dependents(t) {
+                let d = &mut indegree[o.index()];
+                *d -= 1;
+                if *d == 0 {
+                    order.push(o);
+                }
+            }
+        }
+        if order.len() == n {
+            return Ok(order);
+        }
+        Err(GraphError::Cycle(self.find_cycle(&indegree)))
+    }
+
+    /// Finds one cycle among the tasks Kahn's algorithm could not order.
+    ///
+    /// Each such task still has an unordered dependency, so walking from one
+    /// along unordered dependencies must revisit a task: that loop is a cycle.
+    fn find_cycle(&self, indegree: &[u32]) -> CycleError {
+        let stuck = |t: TaskId| indegree[t.index()] > 0;
+        let start = self.ids().find(|&t| stuck(t)).unwrap_or(TaskId(0));
+        let mut pos = vec![u32::MAX; self.len()];
+        let mut walk: Vec<TaskId> = Vec::new();
+        let mut cur = start;
+        while pos[cur.index()] == u32::MAX {
+            pos[cur.index()] = walk.len() as u32;
+            walk.push(cur);
+            cur = match self.dependencies(cur).iter().copied().find(|&d| stuck(d)) {
+                Some(d) => d,
+                None => break, // cannot happen for a stuck task; stop rather than loop
+            };
+        }
+        let from = pos[cur.index()].min(walk.len() as u32 - 1) as usize;
+        // The walk follows "depends on"; reverse it into execution direction.
+        let mut cycle: Vec<TaskId> = walk[from..].to_vec();
+        cycle.reverse();
+        let first = cycle
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, t)| **t)
+            .map_or(0, |(i, _)| i);
+        cycle.rotate_left(first);
+        let mut path: Vec<String> = cycle.iter().map(|&t| self.name(t).to_string()).collect();
+        path.push(path[0].clone());
+        CycleError { path }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn names(dag: &Dag, ids: &[TaskId]) -> Vec<String> {
+        ids.iter().map(|&t| dag.name(t).to_string()).collect()
+    }
+
+    #[test]
+    fn order_breaks_ties_by_insertion() {
+        let dag = Dag::from_tasks([
+            ("c", vec![]),
+            ("a", vec![]),
+            ("d", vec!["a", "c"]),
+            ("b", vec!["c"]),
+        ])
+        .unwrap();
+        assert_eq!(names(&dag, dag.topological_order()), ["c", "a", "b", "d"]);
+    }
+
+    #[test]
+    fn cycle_reports_its_path_from_the_earliest_task() {
+        let err = Dag::from_tasks([
+            ("x", vec![]),
+            ("b", vec!["a"]),
+            ("c", vec!["b"]),
+            ("a", vec!["c", "x"]),
+        ])
+        .unwrap_err();
+        let GraphError::Cycle(c) = err else {
+            panic!("expected a cycle, got {err:?}")
+        };
+        assert_eq!(c.path, ["b", "c", "a", "b"]);
+        assert_eq!(
+            c.to_string(),
+            "dependency cycle: b -> c -> a -> b; remove one of these dependencies"
+        );
+    }
+
+    #[test]
+    fn self_dependency_is_a_cycle() {
+        let err = Dag::from_tasks([("a", vec!["a"])]).unwrap_err();
+        assert_eq!(
+            err,
+            GraphError::Cycle(CycleError {
+                path: vec!["a".into(), "a".into()]
+            })
+        );
+    }
+
+    #[test]
+    fn unknown_dependency_names_task_and_dependency() {
+        let err = Dag::from_tasks([("a", vec![]), ("deploy", vec!["tset"])]).unwrap_err();
+        assert_eq!(
+            err,
+            GraphError::UnknownDependency {
+                task: "deploy".into(),
+                dependency: "tset".into()
+            }
+        );
+        assert!(err.to_string().contains("`deploy` depends on `tset`"));
+    }
+
+    #[test]
+    fn duplicate_task_is_rejected_when_added() {
+        let mut b = DagBuilder::new();
+        b.add("a", [] as [&str; 0]).unwrap();
+        let err = b.add("a", [] as [&str; 0]).unwrap_err();
+        assert_eq!(err, GraphError::DuplicateTask { name: "a".into() });
+    }
+
+    #[test]
+    fn repeated_dependencies_count_once() {
+        let dag = Dag::from_tasks([("a", vec![]), ("b", vec!["a", "a"])]).unwrap();
+        assert_eq!(dag.edge_count(), 1);
+        assert_eq!(dag.dependents(TaskId(0)), &[TaskId(1)]);
+    }
+
+    #[test]
+    fn levels_group_independent_tasks() {
+        let dag = Dag::from_tasks([
+            ("a", vec![]),
+            ("b", vec!["a"]),
+            ("c", vec!["a"]),
+            ("d", vec!["b", "c"]),
+        ])
+        .unwrap();
+        let levels: Vec<Vec<String>> = dag.levels().iter().map(|l| names(&dag, l)).collect();
+        assert_eq!(levels, vec![vec!["a"], vec!["b", "c"], vec!["d"]]);
+    }
+
+    #[test]
+    fn critical_path_follows_the_heaviest_branch() {
+        let dag = Dag::from_tasks([
+            ("a", vec![]),
+            ("b", vec!["a"]),
+            ("c", vec!["a"]),
+            ("d", vec!["b", "c"]),
+        ])
+        .unwrap();
+        let w = |t: TaskId| [1.0, 2.0, 7.0, 1.0][t.index()];
+        let cp = dag.critical_path(w);
+        assert_eq!(names(&dag, &cp.tasks), ["a", "c", "d"]);
+        assert_eq!(cp.total, 9.0);
+    }
+
+    #[test]
+    fn empty_graph_is_valid() {
+        let dag = DagBuilder::new().build().unwrap();
+        assert!(dag.is_empty());
+        assert!(dag.levels().is_empty());
+        assert_eq!(dag.critical_path(|_| 1.0).total, 0.0);
+    }
+
+    /// A random DAG: task i may depend on any earlier task. Inserted in a
+    /// shuffled order so dependencies often name tasks added later.
+    fn random_dag() -> impl Strategy<Value = Vec<(String, Vec<String>)>> {
+        (1usize..60).prop_flat_map(|n| {
+            let edges = proptest::collection::vec(
+                proptest::collection::vec(any::<prop::sample::Index>(), 0..4),
+                n,
+            );
+            let perm = Just((0..n).collect::<Vec<_>>()).prop_shuffle();
+            (edges, perm).prop_map(move |(edges, perm)| {
+                let tasks: Vec<(String, Vec<String>)> = (0..n)
+                    .map(|i| {
+                        let deps = if i == 0 {
+                            vec![]
+                        } else {
+                            edges[i]
+                                .iter()
+                                .map(|ix| format!("t{}", ix.index(i)))
+                                .collect()
+                        };
+                        (format!("t{i}"), deps)
+                    })
+                    .collect();
+                perm.iter().map(|&p| tasks[p].clone()).collect()
+            })
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn order_respects_every_dependency(tasks in random_dag()) {
+            let dag = Dag::from_tasks(tasks.clone()).unwrap();
+            let order = dag.topological_order();
+            prop_assert_eq!(order.len(), tasks.len());
+            let mut pos = vec![usize::MAX; dag.len()];
+            for (i, t) in order.iter().enumerate() {
+                prop_assert_eq!(pos[t.index()], usize::MAX, "task listed twice");
+                pos[t.index()] = i;
+            }
+            for t in dag.ids() {
+                for d in dag.dependencies(t) {
+                    prop_assert!(pos[d.index()] < pos[t.index()]);
+                }
+            }
+            let level = dag.level_of_each();
+            for t in dag.ids() {
+                for d in dag.dependencies(t) {
+                    prop_assert!(level[d.index()] < level[t.index()]);
+                }
+            }
+        }
+
+        #[test]
+        fn adding_a_back_edge_reports_a_real_cycle(tasks in random_dag(), pick in any::<prop::sample::Index>()) {
+            // Make some task depend on one of its own dependents' descendants:
+            // choose an edge d -> t and add t as a dependency of d.
+            let mut tasks = tasks;
+            let with_deps: Vec<usize> = (0..tasks.len()).filter(|&i| !tasks[i].1.is_empty()).collect();
+            prop_assume!(!with_deps.is_empty());
+            let i = with_deps[pick.index(with_deps.len())];
+            let t = tasks[i].0.clone();
+            let d = tasks[i].1[0].clone();
+            let j = tasks.iter().position(|(n, _)| *n == d).unwrap();
+            tasks[j].1.push(t);
+            let err = Dag::from_tasks(tasks.clone()).unwrap_err();
+            let GraphError::Cycle(c) = err else { panic!("expected cycle") };
+            prop_assert_eq!(c.path.first(), c.path.last());
+            // each arrow a -> b must be a real edge: b depends on a
+            for w in c.path.windows(2) {
+                let (_, deps) = tasks.iter().find(|(n, _)| *n == w[1]).unwrap();
+                prop_assert!(deps.contains(&w[0]), "{} -> {} is not an edge", w[0], w[1]);
+            }
+        }
+    }
+}

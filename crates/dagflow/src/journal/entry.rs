@@ -1,0 +1,214 @@
+//! One record of the journal.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// What a journal entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum EventType {
+    /// A run started (one per run). `details` holds the definition.
+    WorkflowStart,
+    /// An attempt of a step failed and the step will be retried.
+    StepRetry,
+    /// A step reached its final state (one per step and run).
+    StepComplete,
+    /// A run ended (one per run that ended).
+    WorkflowComplete,
+}
+
+impl EventType {
+    /// Every event type, in lifecycle order.
+    pub const ALL: [EventType; 4] = [
+        EventType::WorkflowStart,
+        EventType::StepRetry,
+        EventType::StepComplete,
+        EventType::WorkflowComplete,
+    ];
+
+    /// The snake_case name stored in journals (`"step_complete"`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::WorkflowStart => "workflow_start",
+            EventType::StepRetry => "step_retry",
+            EventType::StepComplete => "step_complete",
+            EventType::WorkflowComplete => "workflow_complete",
+        }
+    }
+
+    /// Parses a name produced by [`as_str`](Self::as_str).
+    pub fn parse(s: &str) -> Option<EventType> {
+        EventType::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for EventType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The status an entry records.
+///
+/// `WorkflowStart` entries are `Started`; `StepRetry` entries are `Failed`;
+/// `StepComplete` entries are `Completed`, `Failed`, `Skipped` or
+/// `Cancelled`; `WorkflowComplete` entries are `Completed` (the run
+/// succeeded), `Failed` or `Cancelled`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum EntryStatus {
+    /// The run started.
+    Started,
+    /// Success.
+    Completed,
+    /// Failure.
+    Failed,
+    /// Not run.
+    Skipped,
+    /// Stopped by cancellation or timeout.
+    Cancelled,
+}
+
+impl EntryStatus {
+    /// Every status.
+    pub const ALL: [EntryStatus; 5] = [
+        EntryStatus::Started,
+        EntryStatus::Completed,
+        EntryStatus::Failed,
+        EntryStatus::Skipped,
+        EntryStatus::Cancelled,
+    ];
+
+    /// The lower-case name stored in journals.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryStatus::Started => "started",
+            EntryStatus::Completed => "completed",
+            EntryStatus::Failed => "failed",
+            EntryStatus::Skipped => "skipped",
+            EntryStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// Parses a name produced by [`as_str`](Self::as_str).
+    pub fn parse(s: &str) -> Option<EntryStatus> {
+        EntryStatus::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for EntryStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One structured record of a run's life, as in the specification, plus what
+/// resume needs (attempt, error, result).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JournalEntry {
+    /// The run's id.
+    pub workflow_id: String,
+    /// The workflow's name (runs of the same workflow share it).
+    pub workflow_name: String,
+    /// What happened.
+    pub event_type: EventType,
+    /// The step, for step entries.
+    pub step_name: Option<String>,
+    /// The outcome.
+    pub status: EntryStatus,
+    /// When it happened.
+    #[serde(with = "unix_millis")]
+    pub timestamp: SystemTime,
+    /// Duration of the step attempt or of the whole run, in milliseconds;
+    /// 0 for `WorkflowStart` and skipped steps.
+    pub duration_ms: f64,
+    /// For step entries, the attempt number (from 1); 0 otherwise.
+    pub attempt: u32,
+    /// The error of a failed step or attempt, or the reason of a skip or
+    /// cancellation.
+    pub error: Option<String>,
+    /// The result of a completed step.
+    pub result: Option<Value>,
+    /// Anything else (for `WorkflowStart`: the definition and fingerprint;
+    /// for restored steps: `reused_from`).
+    pub details: Map<String, Value>,
+}
+
+impl JournalEntry {
+    /// An entry with the given identity and no duration, attempt, error,
+    /// result or details; set those fields directly.
+    pub fn new(
+        workflow_id: impl Into<String>,
+        workflow_name: impl Into<String>,
+        event_type: EventType,
+        step_name: Option<String>,
+        status: EntryStatus,
+        timestamp: SystemTime,
+    ) -> Self {
+        JournalEntry {
+            workflow_id: workflow_id.into(),
+            workflow_name: workflow_name.into(),
+            event_type,
+            step_name,
+            status,
+            timestamp,
+            duration_ms: 0.0,
+            attempt: 0,
+            error: None,
+            result: None,
+            details: Map::new(),
+        }
+    }
+
+    /// The duration in whole microseconds, as stores aggregate it.
+    pub fn duration_us(&self) -> i64 {
+        duration_ms_to_us(self.duration_ms)
+    }
+
+    /// The timestamp as milliseconds since the Unix epoch.
+    pub fn timestamp_ms(&self) -> i64 {
+        system_time_to_ms(self.timestamp)
+    }
+}
+
+/// Rounds a duration in milliseconds to whole microseconds.
+///
+/// Stores aggregate durations as integer microseconds so that every store
+/// (in memory, SQLite, PostgreSQL) computes bit-identical sums and means.
+pub fn duration_ms_to_us(ms: f64) -> i64 {
+    (ms * 1000.0).round() as i64
+}
+
+/// Milliseconds since the Unix epoch (negative before it).
+pub fn system_time_to_ms(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_millis() as i64,
+        Err(e) => -(e.duration().as_millis() as i64),
+    }
+}
+
+/// The inverse of [`system_time_to_ms`].
+pub fn ms_to_system_time(ms: i64) -> SystemTime {
+    if ms >= 0 {
+        UNIX_EPOCH + Duration::from_millis(ms as u64)
+    } else {
+        UNIX_EPOCH - Duration::from_millis(ms.unsigned_abs())
+    }
+}
+
+mod unix_millis {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::SystemTime;
+
+    pub fn serialize<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_i64(super::system_time_to_ms(*t))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
+        Ok(super::ms_to_system_time(i64::deserialize(d)?))
+    }
+}

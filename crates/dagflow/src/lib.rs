@@ -1,0 +1,12 @@
+//! dagflow runs DAGs of tasks: dependencies, parallelism, retries with
+//! backoff, timeouts, conditions and cancellation, with a journal of every
+//! run and analytics over it.
+#![warn(missing_docs)]
+
+pub mod event;
+pub mod graph;
+pub mod journal;
+
+pub use event::{EventBus, Observer, TaskStatus, WorkflowEvent};
+pub use graph::{CycleError, Dag, DagBuilder, GraphError, TaskId};
+pub use journal::{EntryStatus, EventType, JournalEntry, JournalStore, StoreError};
