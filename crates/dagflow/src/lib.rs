@@ -3,9 +3,12 @@
 //! run and analytics over it.
 #![warn(missing_docs)]
 
+pub mod analytics;
+pub mod engine;
 pub mod event;
 pub mod graph;
 pub mod journal;
+pub mod templates;
 
 pub use event::{EventBus, Observer, TaskStatus, WorkflowEvent};
 pub use graph::{CycleError, Dag, DagBuilder, GraphError, TaskId};

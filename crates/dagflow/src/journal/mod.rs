@@ -12,3 +12,7 @@ pub use store::{
     nearest_rank_index, JournalStore, QueryFilter, RunRecord, StepTotals, StoreError,
     WorkflowTotals,
 };
+
+// In-memory store and the observer that journals runs.
+mod memory;
+mod recorder;

@@ -1,0 +1,1 @@
+//! Analytics over a journal: `WorkflowAnalytics`, `WorkflowInsight`.

@@ -1,0 +1,5 @@
+//! Execution: the async [`Workflow`](workflow::Workflow) engine and the sync
+//! [`WorkflowRunner`](runner::WorkflowRunner).
+
+pub mod runner;
+pub mod workflow;

@@ -1,0 +1,1 @@
+//! `WorkflowJournal`: the observer that writes runs into a store.

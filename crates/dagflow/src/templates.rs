@@ -1,0 +1,1 @@
+//! Reusable workflow templates: `WorkflowTemplate` and the built-ins.
