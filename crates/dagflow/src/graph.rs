@@ -150,6 +150,11 @@ impl DagBuilder {
         self.index.get(name).copied()
     }
 
+    /// The names of the tasks added so far, in insertion order.
+    pub fn names(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        self.names.iter().map(|n| &**n)
+    }
+
     /// Adds a task and the names it depends on.
     ///
     /// Fails at once on a duplicate name; unknown dependencies and cycles are

@@ -10,6 +10,17 @@ pub mod graph;
 pub mod journal;
 pub mod templates;
 
+pub use analytics::{WorkflowAnalytics, WorkflowInsight};
+pub use engine::runner::{
+    RunnerError, StepError, StepResult, WorkflowContext, WorkflowResult, WorkflowRunner,
+    WorkflowStep,
+};
+pub use engine::workflow::{
+    CancelHandle, RetryPolicy, Task, TaskContext, TaskError, TaskOptions, TaskSummary, Workflow,
+    WorkflowError, WorkflowSummary,
+};
 pub use event::{EventBus, Observer, TaskStatus, WorkflowEvent};
 pub use graph::{CycleError, Dag, DagBuilder, GraphError, TaskId};
 pub use journal::{EntryStatus, EventType, JournalEntry, JournalStore, StoreError};
+pub use journal::{MemoryStore, QueryFilter, WorkflowJournal};
+pub use templates::{TemplateError, WorkflowTemplate};

@@ -13,6 +13,19 @@ pub use store::{
     WorkflowTotals,
 };
 
-// In-memory store and the observer that journals runs.
+// In-memory store, the observer that journals runs, definition
+// fingerprints and the synthetic benchmark history.
+mod fingerprint;
 mod memory;
 mod recorder;
+pub mod synthetic;
+
+pub use fingerprint::{
+    fingerprint, start_details, task_hash, DefinitionFingerprint, TaskFingerprint,
+};
+pub use memory::MemoryStore;
+pub use recorder::WorkflowJournal;
+
+// Resume planning: which steps of an earlier run keep their results.
+pub mod resume;
+pub use resume::{DefinitionChange, ResumeError, ResumePlan};

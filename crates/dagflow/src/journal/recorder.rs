@@ -1,1 +1,599 @@
 //! `WorkflowJournal`: the observer that writes runs into a store.
+//!
+//! Attached to either engine, it turns each [`WorkflowEvent`] into at most
+//! one [`JournalEntry`] and appends it at once (write-ahead), so a crash
+//! leaves a truthful history up to the last event:
+//!
+//! | event | entry | status | fields |
+//! | --- | --- | --- | --- |
+//! | `WorkflowStarted` | `WorkflowStart` | `Started` | details: `definition`, `fingerprint`, `resumed_from` (see [`start_details`]) |
+//! | `TaskStarted` | nothing | | |
+//! | `TaskRetrying` | `StepRetry` | `Failed` | attempt, duration, error; details `delay_ms` |
+//! | `TaskCompleted` | `StepComplete` | `Completed` | attempt, duration, result |
+//! | `TaskRestored` | `StepComplete` | `Completed` | attempt 0, duration 0, result; details `restored: true`, `reused_from` |
+//! | `TaskFailed` | `StepComplete` | `Failed` | attempt, duration, error |
+//! | `TaskSkipped` | `StepComplete` | `Skipped` | error = reason |
+//! | `TaskCancelled` | `StepComplete` | `Cancelled` | error = reason |
+//! | `WorkflowCompleted` | `WorkflowComplete` | `Completed` if it succeeded, else `Cancelled` if a task was cancelled, else `Failed` | duration; details `counts` |
+//!
+//! So a run of N steps journals 1 start + N step entries + 1 complete entry,
+//! plus one `StepRetry` per retried attempt.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use serde_json::{json, Value};
+
+use super::entry::{EntryStatus, EventType, JournalEntry};
+use super::fingerprint::{details_from_tasks, start_details};
+use super::memory::MemoryStore;
+use super::store::{JournalStore, StoreError};
+use crate::engine::runner::{StepResult, WorkflowResult, WorkflowRunner};
+use crate::event::{Observer, ObserverError, TaskStatus, WorkflowEvent};
+
+/// Records runs into a [`JournalStore`].
+///
+/// Cheap to clone (clones share the store and state), so one journal can be
+/// attached to several engines and still be queried afterwards:
+///
+/// ```
+/// use dagflow::engine::runner::{WorkflowRunner, WorkflowStep, WorkflowContext};
+/// use dagflow::journal::{EventType, WorkflowJournal};
+/// use std::sync::Arc;
+///
+/// let journal = WorkflowJournal::in_memory();
+/// let mut runner = WorkflowRunner::new("hello");
+/// runner.add_step(WorkflowStep::new("greet"))?;
+/// runner.observe(Arc::new(journal.clone()));
+/// let result = runner.run(WorkflowContext::new())?;
+///
+/// let entries = journal.by_workflow_id(&result.workflow_id)?;
+/// let kinds: Vec<EventType> = entries.iter().map(|e| e.event_type).collect();
+/// assert_eq!(kinds, [EventType::WorkflowStart, EventType::StepComplete, EventType::WorkflowComplete]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// Store failures are never dropped: the observer call returns an
+/// [`ObserverError`] (which the engine records in its summary) and the
+/// journal keeps the [`StoreError`] for [`take_errors`](Self::take_errors).
+#[derive(Clone)]
+pub struct WorkflowJournal {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn JournalStore>,
+    runs: Mutex<RunTable>,
+    errors: Mutex<Vec<StoreError>>,
+}
+
+/// What the journal remembers about a live run: task events carry only the
+/// run id, entries also need the workflow name.
+#[derive(Clone)]
+pub(crate) struct RunInfo {
+    pub(crate) workflow: Arc<str>,
+    pub(crate) resumed_from: Option<Arc<str>>,
+}
+
+#[derive(Default)]
+struct RunTable {
+    /// The run of the previous event: nearly every event hits it, and the
+    /// pointer comparison avoids hashing the id.
+    last: Option<(Arc<str>, RunInfo)>,
+    others: HashMap<Arc<str>, RunInfo>,
+}
+
+impl RunTable {
+    fn get(&mut self, run_id: &str) -> Option<RunInfo> {
+        if let Some((id, info)) = &self.last {
+            if **id == *run_id {
+                return Some(info.clone());
+            }
+        }
+        let (id, info) = self.others.remove_entry(run_id)?;
+        if let Some((previous_id, previous)) = self.last.take() {
+            self.others.insert(previous_id, previous);
+        }
+        self.last = Some((id, info.clone()));
+        Some(info)
+    }
+
+    fn insert(&mut self, run_id: Arc<str>, info: RunInfo) {
+        if let Some((id, previous)) = self.last.take() {
+            if id != run_id {
+                self.others.insert(id, previous);
+            }
+        }
+        self.others.remove(&run_id);
+        self.last = Some((run_id, info));
+    }
+
+    fn remove(&mut self, run_id: &str) {
+        if self.last.as_ref().is_some_and(|(id, _)| **id == *run_id) {
+            self.last = None;
+        } else {
+            self.others.remove(run_id);
+        }
+    }
+}
+
+impl std::fmt::Debug for WorkflowJournal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkflowJournal").finish_non_exhaustive()
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+impl WorkflowJournal {
+    /// A journal writing into `store`.
+    pub fn new(store: Arc<dyn JournalStore>) -> Self {
+        WorkflowJournal {
+            inner: Arc::new(Inner {
+                store,
+                runs: Mutex::new(RunTable::default()),
+                errors: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    /// A journal with a fresh [`MemoryStore`].
+    pub fn in_memory() -> Self {
+        Self::new(Arc::new(MemoryStore::new()))
+    }
+
+    /// The store entries go to (for analytics and queries).
+    pub fn store(&self) -> &Arc<dyn JournalStore> {
+        &self.inner.store
+    }
+
+    /// Every entry of run `workflow_id`, in journal order.
+    pub fn by_workflow_id(&self, workflow_id: &str) -> Result<Vec<JournalEntry>, StoreError> {
+        self.inner.store.by_workflow_id(workflow_id)
+    }
+
+    /// Every entry of one type, in journal order.
+    pub fn by_event_type(&self, event_type: EventType) -> Result<Vec<JournalEntry>, StoreError> {
+        self.inner.store.by_event_type(event_type)
+    }
+
+    /// The last `n` entries, oldest first.
+    pub fn recent(&self, n: usize) -> Result<Vec<JournalEntry>, StoreError> {
+        self.inner.store.recent(n)
+    }
+
+    /// Number of entries in the store.
+    pub fn entry_count(&self) -> Result<u64, StoreError> {
+        self.inner.store.entry_count()
+    }
+
+    /// Removes every entry from the store and forgets live runs and kept
+    /// errors.
+    pub fn clear(&self) -> Result<(), StoreError> {
+        self.inner.store.clear()?;
+        if let Ok(mut runs) = self.inner.runs.lock() {
+            *runs = RunTable::default();
+        }
+        if let Ok(mut errors) = self.inner.errors.lock() {
+            errors.clear();
+        }
+        Ok(())
+    }
+
+    /// The store failures met while observing runs, oldest first; the
+    /// journal forgets them.
+    pub fn take_errors(&self) -> Vec<StoreError> {
+        match self.inner.errors.lock() {
+            Ok(mut errors) => std::mem::take(&mut *errors),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// The message of the most recent store failure not yet taken.
+    pub fn last_error(&self) -> Option<String> {
+        self.inner
+            .errors
+            .lock()
+            .ok()
+            .and_then(|errors| errors.last().map(|e| e.to_string()))
+    }
+
+    /// Appends one entry, remembering a failure.
+    pub(crate) fn append(&self, entries: &[JournalEntry]) -> Result<(), StoreError> {
+        self.inner.store.append(entries)
+    }
+
+    pub(crate) fn remember_run(&self, run_id: Arc<str>, info: RunInfo) {
+        if let Ok(mut runs) = self.inner.runs.lock() {
+            runs.insert(run_id, info);
+        }
+    }
+
+    pub(crate) fn forget_run(&self, run_id: &str) {
+        if let Ok(mut runs) = self.inner.runs.lock() {
+            runs.remove(run_id);
+        }
+    }
+
+    /// The workflow name and resume origin of a live run; an empty name for
+    /// a run the journal did not see start (attached mid-run).
+    pub(crate) fn run_info(&self, run_id: &str) -> RunInfo {
+        self.inner
+            .runs
+            .lock()
+            .ok()
+            .and_then(|mut runs| runs.get(run_id))
+            .unwrap_or_else(|| RunInfo {
+                workflow: Arc::from(""),
+                resumed_from: None,
+            })
+    }
+
+    /// The entry an event maps to (see the module documentation), updating
+    /// the table of live runs.
+    fn entry_for(&self, event: &WorkflowEvent) -> Option<JournalEntry> {
+        let step_entry = |run_id: &Arc<str>, task: &Arc<str>, event_type, status, at| {
+            let info = self.run_info(run_id);
+            JournalEntry::new(
+                &**run_id,
+                &*info.workflow,
+                event_type,
+                Some(task.to_string()),
+                status,
+                at,
+            )
+        };
+        let entry = match event {
+            WorkflowEvent::WorkflowStarted {
+                run_id,
+                workflow,
+                definition,
+                resumed_from,
+                at,
+            } => {
+                self.remember_run(
+                    Arc::clone(run_id),
+                    RunInfo {
+                        workflow: Arc::clone(workflow),
+                        resumed_from: resumed_from.clone(),
+                    },
+                );
+                let mut e = JournalEntry::new(
+                    &**run_id,
+                    &**workflow,
+                    EventType::WorkflowStart,
+                    None,
+                    EntryStatus::Started,
+                    *at,
+                );
+                e.details = start_details(definition, resumed_from.as_deref());
+                e
+            }
+            WorkflowEvent::TaskStarted { .. } => return None,
+            WorkflowEvent::TaskRetrying {
+                run_id,
+                task,
+                attempt,
+                delay,
+                duration,
+                error,
+                at,
+                ..
+            } => {
+                let mut e =
+                    step_entry(run_id, task, EventType::StepRetry, EntryStatus::Failed, *at);
+                e.attempt = *attempt;
+                e.duration_ms = ms(*duration);
+                e.error = Some(error.clone());
+                e.details.insert("delay_ms".into(), json!(ms(*delay)));
+                e
+            }
+            WorkflowEvent::TaskCompleted {
+                run_id,
+                task,
+                attempt,
+                duration,
+                result,
+                at,
+                ..
+            } => {
+                let mut e = step_entry(
+                    run_id,
+                    task,
+                    EventType::StepComplete,
+                    EntryStatus::Completed,
+                    *at,
+                );
+                e.attempt = *attempt;
+                e.duration_ms = ms(*duration);
+                e.result = Some(Value::clone(result));
+                e
+            }
+            WorkflowEvent::TaskRestored {
+                run_id,
+                task,
+                result,
+                at,
+                ..
+            } => {
+                let info = self.run_info(run_id);
+                let mut e = JournalEntry::new(
+                    &**run_id,
+                    &*info.workflow,
+                    EventType::StepComplete,
+                    Some(task.to_string()),
+                    EntryStatus::Completed,
+                    *at,
+                );
+                e.result = Some(Value::clone(result));
+                e.details.insert("restored".into(), Value::Bool(true));
+                e.details.insert(
+                    "reused_from".into(),
+                    info.resumed_from
+                        .as_deref()
+                        .map_or(Value::Null, Value::from),
+                );
+                e
+            }
+            WorkflowEvent::TaskFailed {
+                run_id,
+                task,
+                attempt,
+                duration,
+                error,
+                at,
+                ..
+            } => {
+                let mut e = step_entry(
+                    run_id,
+                    task,
+                    EventType::StepComplete,
+                    EntryStatus::Failed,
+                    *at,
+                );
+                e.attempt = *attempt;
+                e.duration_ms = ms(*duration);
+                e.error = Some(error.clone());
+                e
+            }
+            WorkflowEvent::TaskSkipped {
+                run_id,
+                task,
+                reason,
+                at,
+                ..
+            } => {
+                let mut e = step_entry(
+                    run_id,
+                    task,
+                    EventType::StepComplete,
+                    EntryStatus::Skipped,
+                    *at,
+                );
+                e.error = Some(reason.clone());
+                e
+            }
+            WorkflowEvent::TaskCancelled {
+                run_id,
+                task,
+                reason,
+                at,
+                ..
+            } => {
+                let mut e = step_entry(
+                    run_id,
+                    task,
+                    EventType::StepComplete,
+                    EntryStatus::Cancelled,
+                    *at,
+                );
+                e.error = Some(reason.clone());
+                e
+            }
+            WorkflowEvent::WorkflowCompleted {
+                run_id,
+                workflow,
+                success,
+                duration,
+                counts,
+                at,
+            } => {
+                self.forget_run(run_id);
+                let status = if *success {
+                    EntryStatus::Completed
+                } else if counts.cancelled > 0 {
+                    EntryStatus::Cancelled
+                } else {
+                    EntryStatus::Failed
+                };
+                let mut e = JournalEntry::new(
+                    &**run_id,
+                    &**workflow,
+                    EventType::WorkflowComplete,
+                    None,
+                    status,
+                    *at,
+                );
+                e.duration_ms = ms(*duration);
+                e.details.insert("counts".into(), json!(counts));
+                e
+            }
+        };
+        Some(entry)
+    }
+
+    /// Keeps a store failure for [`take_errors`](Self::take_errors) and turns
+    /// it into the observer's error.
+    fn keep_error(&self, context: &str, error: StoreError) -> ObserverError {
+        let observer_error = ObserverError::new(
+            "journal",
+            format!(
+                "could not journal {context}: {error}; the entry is lost, check the journal store"
+            ),
+        );
+        tracing::error!(error = %error, "journal write failed while recording {context}");
+        if let Ok(mut errors) = self.inner.errors.lock() {
+            errors.push(error);
+        }
+        observer_error
+    }
+}
+
+/// The specification's recording API, for runs of the sync
+/// [`WorkflowRunner`] journaled by hand instead of by observing.
+impl WorkflowJournal {
+    /// Records the start of run `workflow_id` of `runner` (its definition
+    /// and fingerprint, as the observer does).
+    pub fn on_workflow_start(
+        &self,
+        runner: &WorkflowRunner,
+        workflow_id: &str,
+    ) -> Result<(), StoreError> {
+        let run_id: Arc<str> = Arc::from(workflow_id);
+        self.remember_run(
+            Arc::clone(&run_id),
+            RunInfo {
+                workflow: Arc::from(runner.name()),
+                resumed_from: None,
+            },
+        );
+        self.append(&[start_entry(runner, workflow_id, SystemTime::now())])
+    }
+
+    /// Records the final state of one step of run `workflow_id`.
+    pub fn on_step_complete(
+        &self,
+        workflow_id: &str,
+        step: &StepResult<'_>,
+    ) -> Result<(), StoreError> {
+        let workflow = self.run_info(workflow_id).workflow;
+        self.append(&[step_entry(workflow_id, &workflow, step, SystemTime::now())])
+    }
+
+    /// Records the end of a run.
+    pub fn on_workflow_complete(&self, result: &WorkflowResult) -> Result<(), StoreError> {
+        self.forget_run(&result.workflow_id);
+        self.append(&[complete_entry(result, SystemTime::now())])
+    }
+
+    /// Records a whole finished run in one append: its start, every step
+    /// (timestamped when each step ended) and its end.
+    pub fn record_full_workflow(
+        &self,
+        runner: &WorkflowRunner,
+        result: &WorkflowResult,
+    ) -> Result<(), StoreError> {
+        let mut entries = Vec::with_capacity(result.step_count() + 2);
+        entries.push(start_entry(runner, &result.workflow_id, result.started_at));
+        // Steps run one after another: each ends when the durations so far
+        // have elapsed.
+        let mut elapsed = Duration::ZERO;
+        for step in result.steps() {
+            elapsed += step.duration;
+            entries.push(step_entry(
+                &result.workflow_id,
+                &result.workflow_name,
+                &step,
+                result.started_at + elapsed,
+            ));
+        }
+        entries.push(complete_entry(result, result.started_at + result.duration));
+        self.append(&entries)
+    }
+}
+
+fn start_entry(runner: &WorkflowRunner, workflow_id: &str, at: SystemTime) -> JournalEntry {
+    let mut entry = JournalEntry::new(
+        workflow_id,
+        runner.name(),
+        EventType::WorkflowStart,
+        None,
+        EntryStatus::Started,
+        at,
+    );
+    let tasks = runner.steps().iter().map(|step| {
+        // Each dependency once, in declaration order, as a validated graph
+        // lists them, so the fingerprint matches the observer's.
+        let mut deps: Vec<&str> = Vec::with_capacity(step.depends_on.len());
+        for dep in &step.depends_on {
+            if !deps.contains(&dep.as_str()) {
+                deps.push(dep);
+            }
+        }
+        (step.name.as_str(), deps, step.definition.as_deref())
+    });
+    entry.details = details_from_tasks(runner.step_count(), tasks, None);
+    entry
+}
+
+fn step_entry(
+    workflow_id: &str,
+    workflow: &str,
+    step: &StepResult,
+    at: SystemTime,
+) -> JournalEntry {
+    let status = match step.status {
+        TaskStatus::Completed => EntryStatus::Completed,
+        TaskStatus::Skipped => EntryStatus::Skipped,
+        TaskStatus::Cancelled => EntryStatus::Cancelled,
+        _ => EntryStatus::Failed,
+    };
+    let mut entry = JournalEntry::new(
+        workflow_id,
+        workflow,
+        EventType::StepComplete,
+        Some(step.name.to_string()),
+        status,
+        at,
+    );
+    entry.duration_ms = ms(step.duration);
+    entry.attempt = match status {
+        EntryStatus::Completed | EntryStatus::Failed => 1,
+        _ => 0,
+    };
+    entry.error = step.error.as_ref().map(|e| e.to_string());
+    entry.result = step.result.cloned();
+    entry
+}
+
+fn complete_entry(result: &WorkflowResult, at: SystemTime) -> JournalEntry {
+    let mut entry = JournalEntry::new(
+        &result.workflow_id,
+        &result.workflow_name,
+        EventType::WorkflowComplete,
+        None,
+        if result.success {
+            EntryStatus::Completed
+        } else {
+            EntryStatus::Failed
+        },
+        at,
+    );
+    entry.duration_ms = ms(result.duration);
+    entry
+        .details
+        .insert("counts".into(), json!(result.counts()));
+    entry
+}
+
+impl Observer for WorkflowJournal {
+    fn on_event(&self, event: &WorkflowEvent) -> Result<(), ObserverError> {
+        let Some(entry) = self.entry_for(event) else {
+            return Ok(());
+        };
+        self.append(std::slice::from_ref(&entry)).map_err(|e| {
+            let what = match event.task() {
+                Some(task) => format!(
+                    "{} of task `{task}` in run {}",
+                    event.kind(),
+                    event.run_id()
+                ),
+                None => format!("{} of run {}", event.kind(), event.run_id()),
+            };
+            self.keep_error(&what, e)
+        })
+    }
+}

@@ -1,0 +1,47 @@
+//! dagflow's sync `WorkflowRunner`: steps added by name with their
+//! dependencies; `run()` validates (Kahn order) and runs every step inline.
+
+use std::convert::Infallible;
+use std::time::Instant;
+
+use dagflow::{WorkflowContext, WorkflowRunner, WorkflowStep};
+use serde_json::Value;
+
+use super::{BenchError, Ctx, Sample};
+use crate::workload::GraphSpec;
+
+fn build(ctx: &Ctx<'_>) -> Result<WorkflowRunner, BenchError> {
+    let spec = ctx.spec;
+    let mut runner = WorkflowRunner::new(spec.workload.name);
+    for i in spec.insertion_order() {
+        let value = GraphSpec::value(i);
+        let step = WorkflowStep::new(spec.name(i))
+            .depends_on(spec.deps(i).iter().map(|&d| spec.name(d as usize)))
+            .action(move |_ctx: &mut WorkflowContext| Ok::<_, Infallible>(Value::from(value)));
+        runner.add_step(step).map_err(|e| ctx.failed(e))?;
+    }
+    Ok(runner)
+}
+
+pub(super) fn measure(ctx: &Ctx<'_>) -> Result<Sample, BenchError> {
+    let start = Instant::now();
+    let runner = build(ctx)?;
+    let build = start.elapsed();
+    let start = Instant::now();
+    let outcome = runner.run(WorkflowContext::new());
+    let run = start.elapsed();
+    let result = outcome.map_err(|e| ctx.failed(e))?;
+    if !result.success {
+        return Err(ctx.failed(format!(
+            "the run did not succeed: {} completed, {} failed",
+            result.completed, result.failed
+        )));
+    }
+    ctx.check(
+        result
+            .steps
+            .iter()
+            .filter_map(|s| s.result.as_deref().and_then(Value::as_u64)),
+    )?;
+    Ok(Sample { build, run })
+}

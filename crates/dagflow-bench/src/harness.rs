@@ -1,0 +1,242 @@
+//! Process isolation: the suite re-executes its own binary as
+//! `--child ENGINE WORKLOAD --runs R` for every engine and workload, so the
+//! peak memory it reads (`VmHWM`) belongs to that engine alone, and one
+//! engine's heap or threads cannot slow the next.
+
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::engines::{BenchError, Engine};
+use crate::record::{ChildReport, Record};
+use crate::rss::peak_rss_kb;
+use crate::workload::Workload;
+
+/// Why a child process gave no measurement.
+#[derive(Debug, thiserror::Error)]
+pub enum HarnessError {
+    /// The child could not be started.
+    #[error("could not start `{exe} --child {engine} {workload}`: {source}; check that the binary still exists")]
+    Spawn {
+        /// The binary.
+        exe: String,
+        /// Engine name.
+        engine: &'static str,
+        /// Workload name.
+        workload: &'static str,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The child ran longer than the time limit and was killed.
+    #[error("engine `{engine}` on workload `{workload}` ran longer than {limit_s} s and was stopped; raise --timeout-secs to wait longer")]
+    Timeout {
+        /// Engine name.
+        engine: &'static str,
+        /// Workload name.
+        workload: &'static str,
+        /// The limit in seconds.
+        limit_s: u64,
+    },
+    /// The child exited unsuccessfully.
+    #[error("engine `{engine}` on workload `{workload}` failed ({status}): {stderr}")]
+    ChildFailed {
+        /// Engine name.
+        engine: &'static str,
+        /// Workload name.
+        workload: &'static str,
+        /// Exit status, rendered.
+        status: String,
+        /// The last lines the child wrote to stderr.
+        stderr: String,
+    },
+    /// The child's report could not be read.
+    #[error("engine `{engine}` on workload `{workload}` printed no readable report ({reason}); its output was: {stdout}")]
+    BadReport {
+        /// Engine name.
+        engine: &'static str,
+        /// Workload name.
+        workload: &'static str,
+        /// The parse error.
+        reason: String,
+        /// What the child printed.
+        stdout: String,
+    },
+    /// The measurement itself failed (in child mode).
+    #[error(transparent)]
+    Bench(#[from] BenchError),
+}
+
+/// The result of one engine on one workload.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Medians of the child's runs.
+    Measured(Record),
+    /// The engine cannot express the workload.
+    Skipped {
+        /// Engine.
+        engine: Engine,
+        /// Workload.
+        workload: Workload,
+        /// Why.
+        reason: &'static str,
+    },
+    /// The child failed, timed out or printed nonsense.
+    Failed {
+        /// Engine.
+        engine: Engine,
+        /// Workload.
+        workload: Workload,
+        /// What went wrong.
+        error: HarnessError,
+    },
+}
+
+/// Child mode: generates the workload, measures `runs` builds and runs in
+/// this process, and returns the samples with this process's peak memory.
+pub fn run_child(
+    engine: Engine,
+    workload: Workload,
+    runs: usize,
+) -> Result<ChildReport, HarnessError> {
+    let spec = workload.generate();
+    let runtime = if engine.is_async() {
+        Some(
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(|source| BenchError::Runtime {
+                    engine: engine.name(),
+                    source,
+                })?,
+        )
+    } else {
+        None
+    };
+    let mut build_ns = Vec::with_capacity(runs);
+    let mut run_ns = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let sample = engine.measure(&spec, runtime.as_ref())?;
+        build_ns.push(sample.build.as_nanos() as u64);
+        run_ns.push(sample.run.as_nanos() as u64);
+    }
+    Ok(ChildReport {
+        engine: engine.name().to_string(),
+        workload: workload.name.to_string(),
+        n: spec.len(),
+        build_ns,
+        run_ns,
+        peak_rss_kb: peak_rss_kb().unwrap_or(0),
+    })
+}
+
+/// Parent mode: measures `engine` on `workload` in a child process started
+/// from `exe`, killing it after `timeout`.
+pub fn measure_in_child(
+    exe: &Path,
+    engine: Engine,
+    workload: Workload,
+    runs: usize,
+    timeout: Duration,
+) -> Outcome {
+    if let Some(reason) = engine.unsupported_reason(&workload) {
+        return Outcome::Skipped {
+            engine,
+            workload,
+            reason,
+        };
+    }
+    match spawn_and_wait(exe, engine, workload, runs, timeout) {
+        Ok(report) => Outcome::Measured(Record::from_report(&report)),
+        Err(error) => Outcome::Failed {
+            engine,
+            workload,
+            error,
+        },
+    }
+}
+
+fn spawn_and_wait(
+    exe: &Path,
+    engine: Engine,
+    workload: Workload,
+    runs: usize,
+    timeout: Duration,
+) -> Result<ChildReport, HarnessError> {
+    let (e, w) = (engine.name(), workload.name);
+    let mut child = Command::new(exe)
+        .args(["--child", e, w, "--runs", &runs.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|source| HarnessError::Spawn {
+            exe: exe.display().to_string(),
+            engine: e,
+            workload: w,
+            source,
+        })?;
+    // Drain both pipes on threads so a chatty child cannot block on a full pipe.
+    let stdout = child.stdout.take().map(drain);
+    let stderr = child.stderr.take().map(drain);
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() > timeout => {
+                // Only this child, which we started, is stopped.
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(HarnessError::Timeout {
+                    engine: e,
+                    workload: w,
+                    limit_s: timeout.as_secs(),
+                });
+            }
+            Ok(None) => thread::sleep(Duration::from_millis(5)),
+            Err(source) => {
+                return Err(HarnessError::Spawn {
+                    exe: exe.display().to_string(),
+                    engine: e,
+                    workload: w,
+                    source,
+                })
+            }
+        }
+    };
+    let stdout = stdout.and_then(|h| h.join().ok()).unwrap_or_default();
+    let stderr = stderr.and_then(|h| h.join().ok()).unwrap_or_default();
+    if !status.success() {
+        return Err(HarnessError::ChildFailed {
+            engine: e,
+            workload: w,
+            status: status.to_string(),
+            stderr: last_lines(&stderr, 5),
+        });
+    }
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'))
+        .unwrap_or("");
+    serde_json::from_str(line).map_err(|err| HarnessError::BadReport {
+        engine: e,
+        workload: w,
+        reason: err.to_string(),
+        stdout: last_lines(&stdout, 5),
+    })
+}
+
+fn drain<R: Read + Send + 'static>(mut pipe: R) -> thread::JoinHandle<String> {
+    thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = pipe.read_to_end(&mut bytes);
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
+}
+
+fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join(" | ")
+}

@@ -1,0 +1,122 @@
+//! `dagflow-bench`: runs the benchmark suite (see `--help`).
+
+use std::io::Write as _;
+
+use anyhow::Context as _;
+use dagflow_bench::harness::{self, Outcome};
+use dagflow_bench::options::{self, Mode, SuiteOptions};
+use dagflow_bench::record::Record;
+use dagflow_bench::{emit, engines, machine, report, workload};
+
+fn main() -> anyhow::Result<()> {
+    match options::parse(std::env::args().skip(1))? {
+        Mode::Help => print!("{}", options::USAGE),
+        Mode::List => {
+            println!("engines:");
+            for e in engines::ALL {
+                println!("  {}", e.name());
+            }
+            println!("workloads:");
+            for w in workload::ALL {
+                println!("  {} ({} tasks)", w.name, w.task_count());
+            }
+        }
+        Mode::Emit {
+            format,
+            workload,
+            command,
+        } => print!("{}", emit::render(&workload.generate(), format, &command)),
+        Mode::Child {
+            engine,
+            workload,
+            runs,
+        } => {
+            // The parent shows the child's last stderr lines: keep them to the message.
+            match harness::run_child(engine, workload, runs) {
+                Ok(report) => println!("{}", serde_json::to_string(&report)?),
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    std::process::exit(2);
+                }
+            }
+        }
+        Mode::Report(file) => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("could not read results file {}", file.display()))?;
+            let mut records = Vec::new();
+            for (i, line) in text
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| !l.trim().is_empty())
+            {
+                let record: Record = serde_json::from_str(line).with_context(|| {
+                    format!("{}:{}: not a benchmark record", file.display(), i + 1)
+                })?;
+                records.push(record);
+            }
+            print!("{}", report::markdown(&records, &[]));
+        }
+        Mode::Suite(opts) => suite(&opts)?,
+    }
+    Ok(())
+}
+
+fn suite(opts: &SuiteOptions) -> anyhow::Result<()> {
+    let exe = std::env::current_exe()
+        .context("could not find this program's own binary to re-execute")?;
+    let machine = machine::describe();
+    eprintln!("machine: {machine}");
+    let total = opts.engines.len() * opts.workloads.len();
+    let mut records = Vec::new();
+    let mut skipped = Vec::new();
+    let mut failures = 0;
+    let mut stdout = std::io::stdout().lock();
+    for (k, (w, e)) in opts
+        .workloads
+        .iter()
+        .flat_map(|w| opts.engines.iter().map(move |e| (w, e)))
+        .enumerate()
+    {
+        let label = format!("[{}/{total}] {} {}", k + 1, e.name(), w.name);
+        match harness::measure_in_child(&exe, *e, *w, opts.runs, opts.timeout) {
+            Outcome::Measured(record) => {
+                eprintln!(
+                    "{label}: build {} ms, run {} ms, {:.0} MiB",
+                    record.build_ms,
+                    record.run_ms,
+                    record.peak_rss_mib()
+                );
+                if opts.json {
+                    writeln!(stdout, "{}", serde_json::to_string(&record)?)?;
+                    stdout.flush()?;
+                }
+                records.push(record);
+            }
+            Outcome::Skipped { reason, .. } => {
+                eprintln!("{label}: not measured: {reason}");
+                skipped.push((e.name().to_string(), w.name.to_string(), reason.to_string()));
+            }
+            Outcome::Failed { error, .. } => {
+                failures += 1;
+                eprintln!("{label}: FAILED: {error}");
+                skipped.push((
+                    e.name().to_string(),
+                    w.name.to_string(),
+                    format!("failed: {error}"),
+                ));
+            }
+        }
+    }
+    if !opts.json {
+        writeln!(
+            stdout,
+            "Machine: {machine}. Medians of {} runs per engine and workload.\n",
+            opts.runs
+        )?;
+        write!(stdout, "{}", report::markdown(&records, &skipped))?;
+    }
+    if failures > 0 {
+        eprintln!("{failures} measurement(s) failed; see the messages above");
+    }
+    Ok(())
+}

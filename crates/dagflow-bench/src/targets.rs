@@ -1,0 +1,202 @@
+//! The performance targets of the benchmark issue, checked against records
+//! measured in the same run (ratios never mix runs).
+
+use crate::engines::Engine;
+use crate::record::Record;
+use crate::workload::{self, Workload};
+
+/// Peer crates, in the order the suite lists them.
+pub const PEERS: &[Engine] = &[Engine::AsyncDag, Engine::Dagx, Engine::Dagrs];
+
+/// One target and what the run measured for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Check {
+    /// What is compared, in words.
+    pub what: String,
+    /// The measured value (a ratio, or MiB).
+    pub measured: Option<f64>,
+    /// The limit the value must not exceed.
+    pub limit: f64,
+    /// The unit of `measured` and `limit` ("x" or "MiB").
+    pub unit: &'static str,
+    /// Context, e.g. which peer was fastest.
+    pub note: String,
+}
+
+impl Check {
+    /// `Some(true)` when met, `Some(false)` when missed, `None` when a record
+    /// needed for it is missing.
+    pub fn met(&self) -> Option<bool> {
+        self.measured.map(|m| m <= self.limit)
+    }
+}
+
+fn find<'a>(records: &'a [Record], engine: Engine, workload: &str) -> Option<&'a Record> {
+    records
+        .iter()
+        .find(|r| r.engine == engine.name() && r.workload == workload)
+}
+
+fn ratio(records: &[Record], a: Engine, wa: &str, b: Engine, wb: &str) -> Option<f64> {
+    let (a, b) = (find(records, a, wa)?, find(records, b, wb)?);
+    (b.run_ms > 0.0).then(|| a.run_ms / b.run_ms)
+}
+
+fn is_graph_workload(w: &Workload) -> bool {
+    w.sleep().is_none()
+}
+
+/// Evaluates every target that the records can answer; targets whose
+/// records are missing come back with `measured: None`.
+pub fn evaluate(records: &[Record]) -> Vec<Check> {
+    let mut checks = Vec::new();
+    let present = |w: &Workload| records.iter().any(|r| r.workload == w.name);
+    for w in workload::ALL
+        .iter()
+        .filter(|w| is_graph_workload(w) && present(w))
+    {
+        let fastest_peer = PEERS
+            .iter()
+            .filter_map(|&p| find(records, p, w.name).map(|r| (p, r.run_ms)))
+            .min_by(|a, b| a.1.total_cmp(&b.1));
+        let (measured, note) = match fastest_peer {
+            Some((peer, _)) => (
+                ratio(records, Engine::DagflowAsync, w.name, peer, w.name),
+                format!("fastest peer: {}", peer.name()),
+            ),
+            None => (None, "no peer can run it".to_string()),
+        };
+        checks.push(Check {
+            what: format!("async Workflow vs fastest peer, {}", w.name),
+            measured,
+            limit: 1.0,
+            unit: "x",
+            note,
+        });
+        checks.push(Check {
+            what: format!("async Workflow vs ref-tokio, {}", w.name),
+            measured: ratio(
+                records,
+                Engine::DagflowAsync,
+                w.name,
+                Engine::RefTokio,
+                w.name,
+            ),
+            limit: 1.5,
+            unit: "x",
+            note: String::new(),
+        });
+        checks.push(Check {
+            what: format!("sync WorkflowRunner vs ref-sync, {}", w.name),
+            measured: ratio(
+                records,
+                Engine::DagflowSync,
+                w.name,
+                Engine::RefSync,
+                w.name,
+            ),
+            limit: 1.5,
+            unit: "x",
+            note: String::new(),
+        });
+    }
+    for big in ["chain-1000000", "chain-1000000-reverse"] {
+        checks.push(Check {
+            what: format!("async Workflow linear: {big} vs chain-10000"),
+            measured: ratio(
+                records,
+                Engine::DagflowAsync,
+                big,
+                Engine::DagflowAsync,
+                "chain-10000",
+            ),
+            limit: 110.0,
+            unit: "x",
+            note: "100 x the tasks".to_string(),
+        });
+    }
+    checks.push(Check {
+        what: "async Workflow vs ref-tokio, sleepy-10x100".to_string(),
+        measured: ratio(
+            records,
+            Engine::DagflowAsync,
+            "sleepy-10x100",
+            Engine::RefTokio,
+            "sleepy-10x100",
+        ),
+        limit: 1.02,
+        unit: "x",
+        note: "ideal 100 ms".to_string(),
+    });
+    checks.push(Check {
+        what: "peak memory, async Workflow, layered-100x1000".to_string(),
+        measured: find(records, Engine::DagflowAsync, "layered-100x1000").map(Record::peak_rss_mib),
+        limit: 30.0,
+        unit: "MiB",
+        note: "whole process, incl. the generated graph".to_string(),
+    });
+    checks.push(Check {
+        what: "journal (in-memory store) attached vs not, async, layered-100x1000".to_string(),
+        measured: ratio(
+            records,
+            Engine::DagflowAsyncJournal,
+            "layered-100x1000",
+            Engine::DagflowAsync,
+            "layered-100x1000",
+        ),
+        limit: 2.0,
+        unit: "x",
+        note: String::new(),
+    });
+    checks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(engine: Engine, workload: &str, run_ms: f64) -> Record {
+        Record {
+            engine: engine.name().into(),
+            workload: workload.into(),
+            n: 100_000,
+            build_ms: 1.0,
+            run_ms,
+            per_task_ns: run_ms * 10.0,
+            peak_rss_kb: 20 * 1024,
+        }
+    }
+
+    fn check<'a>(checks: &'a [Check], what: &str) -> &'a Check {
+        checks
+            .iter()
+            .find(|c| c.what == what)
+            .unwrap_or_else(|| panic!("no check named {what}"))
+    }
+
+    #[test]
+    fn async_is_compared_with_the_fastest_peer_of_the_same_workload() {
+        let records = [
+            record(Engine::DagflowAsync, "layered-100x1000", 30.0),
+            record(Engine::AsyncDag, "layered-100x1000", 60.0),
+            record(Engine::Dagx, "layered-100x1000", 20.0),
+            record(Engine::Dagrs, "layered-100x1000", 900.0),
+        ];
+        let checks = evaluate(&records);
+        let c = check(&checks, "async Workflow vs fastest peer, layered-100x1000");
+        assert_eq!(c.measured, Some(1.5));
+        assert_eq!(c.note, "fastest peer: dagx");
+        assert_eq!(c.met(), Some(false));
+    }
+
+    #[test]
+    fn missing_records_leave_the_check_unanswered() {
+        let records = [record(Engine::DagflowAsync, "layered-100x1000", 30.0)];
+        let checks = evaluate(&records);
+        let c = check(&checks, "async Workflow vs ref-tokio, layered-100x1000");
+        assert_eq!(c.met(), None);
+        let memory = check(&checks, "peak memory, async Workflow, layered-100x1000");
+        assert_eq!(memory.measured, Some(20.0));
+        assert_eq!(memory.met(), Some(true));
+    }
+}

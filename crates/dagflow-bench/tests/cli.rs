@@ -1,0 +1,124 @@
+//! The `dagflow-bench` binary: child processes, JSON lines, selection flags.
+
+use std::process::Command;
+
+use dagflow_bench::record::{ChildReport, Record};
+
+fn bench() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_dagflow-bench"))
+}
+
+#[test]
+fn child_reports_every_run_and_its_own_peak_memory() {
+    let out = bench()
+        .args(["--child", "ref-sync", "chain-1000", "--runs", "3"])
+        .output()
+        .unwrap_or_else(|e| panic!("could not run dagflow-bench: {e}"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: ChildReport = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not a child report: {e}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    });
+    assert_eq!(report.engine, "ref-sync");
+    assert_eq!(report.workload, "chain-1000");
+    assert_eq!(report.n, 1000);
+    assert_eq!(report.build_ns.len(), 3);
+    assert_eq!(report.run_ns.len(), 3);
+    assert!(report.peak_rss_kb > 0);
+}
+
+#[test]
+fn suite_prints_one_json_line_per_measured_engine_and_workload() {
+    let out = bench()
+        .args([
+            "--json",
+            "--runs",
+            "3",
+            "--engines",
+            "ref-sync,ref-tokio",
+            "--workloads",
+            "chain-1000,sleepy-10x100",
+        ])
+        .output()
+        .unwrap_or_else(|e| panic!("could not run dagflow-bench: {e}"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let records: Vec<Record> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad line {l}: {e}")))
+        .collect();
+    let pairs: Vec<(&str, &str)> = records
+        .iter()
+        .map(|r| (r.engine.as_str(), r.workload.as_str()))
+        .collect();
+    // ref-sync cannot run sleeping bodies: said on stderr, absent from the JSON.
+    assert_eq!(
+        pairs,
+        [
+            ("ref-sync", "chain-1000"),
+            ("ref-tokio", "chain-1000"),
+            ("ref-tokio", "sleepy-10x100")
+        ]
+    );
+    assert!(
+        stderr.contains("ref-sync sleepy-10x100: not measured"),
+        "{stderr}"
+    );
+    for r in &records {
+        assert!(r.run_ms > 0.0 && r.peak_rss_kb > 0, "{r:?}");
+        assert_eq!(
+            r.per_task_ns,
+            ((r.run_ms * 1e6 / r.n as f64) * 10.0).round() / 10.0
+        );
+    }
+    let sleepy = &records[2];
+    assert!(sleepy.run_ms >= 100.0, "{sleepy:?}");
+}
+
+#[test]
+fn unknown_workload_fails_with_the_list_of_known_ones() {
+    let out = bench()
+        .args(["--workloads", "diamond"])
+        .output()
+        .unwrap_or_else(|e| panic!("could not run dagflow-bench: {e}"));
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("unknown workload `diamond`; known workloads: chain-1000, chain-10000"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn report_renders_saved_json_lines_as_markdown() {
+    let dir = std::env::temp_dir().join(format!("dagflow-bench-report-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let file = dir.join("results.jsonl");
+    let line = r#"{"engine":"ref-sync","workload":"layered-100x1000","n":100000,"build_ms":4.0,"run_ms":13.0,"per_task_ns":130.0,"peak_rss_kb":12288}"#;
+    std::fs::write(&file, format!("{line}\n")).unwrap_or_else(|e| panic!("{e}"));
+    let out = bench()
+        .arg("--report")
+        .arg(&file)
+        .output()
+        .unwrap_or_else(|e| panic!("could not run dagflow-bench: {e}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("| layered-100x1000 | 13.0 |"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "| sync WorkflowRunner vs ref-sync, layered-100x1000 | — | 1.5 x | not measured |"
+        ),
+        "{stdout}"
+    );
+}

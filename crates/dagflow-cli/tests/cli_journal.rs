@@ -1,0 +1,266 @@
+//! The journal from the command line: `runs`, `show`, `insights`, `resume`.
+
+mod common;
+
+use common::Sandbox;
+use serde_json::Value;
+
+const FLAKY: &str = "name: nightly
+fail_fast: false
+tasks:
+  - name: extract
+    run: echo 10
+  - name: transform
+    run: |
+      # fails on every second run, counted in runs.txt
+      echo x >> runs.txt
+      [ $(( $(wc -l < runs.txt) % 2 )) -eq 1 ] || exit 4
+      echo transformed
+    depends_on: [extract]
+  - name: load
+    run: echo loaded
+    depends_on: [transform]
+";
+
+#[test]
+fn runs_lists_recent_runs_newest_first() {
+    let sb = Sandbox::new();
+    sb.write("a.yml", "name: alpha\ntasks:\n  - name: t\n    run: 'true'\n");
+    sb.write("b.yml", "name: beta\ntasks:\n  - name: t\n    run: exit 1\n");
+    let (_, first) = sb.run_json("a.yml", &[]);
+    let (_, second) = sb.run_json("b.yml", &[]);
+    let runs = sb.json(&["runs", "--output", "json"]);
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0]["run_id"], second["run_id"]);
+    assert_eq!(runs[0]["workflow"], "beta");
+    assert_eq!(runs[0]["status"], "failed");
+    assert_eq!(runs[1]["run_id"], first["run_id"]);
+    assert_eq!(runs[1]["status"], "succeeded");
+
+    let only_alpha = sb.json(&["runs", "--workflow", "alpha", "--output", "json"]);
+    assert_eq!(only_alpha.as_array().unwrap().len(), 1);
+    let limited = sb.json(&["runs", "--limit", "1", "--output", "json"]);
+    assert_eq!(limited.as_array().unwrap().len(), 1);
+
+    let text = sb.dagflow().arg("runs").assert().success();
+    let stdout = String::from_utf8_lossy(&text.get_output().stdout).to_string();
+    assert!(stdout.contains("RUN ID") && stdout.contains("alpha") && stdout.contains("beta"), "{stdout}");
+}
+
+#[test]
+fn journal_flag_and_environment_choose_the_file() {
+    let sb = Sandbox::new();
+    sb.write("wf.yml", "name: j\ntasks:\n  - name: t\n    run: 'true'\n");
+    sb.dagflow().args(["run", "wf.yml", "--journal", "custom.db"]).assert().success();
+    assert!(sb.file("custom.db").exists());
+    assert!(!sb.file(".dagflow/journal.db").exists());
+    let runs = sb.json(&["runs", "--journal", "sqlite://custom.db", "--output", "json"]);
+    assert_eq!(runs.as_array().unwrap().len(), 1);
+    let output = sb
+        .dagflow()
+        .args(["runs", "--output", "json"])
+        .env("DAGFLOW_JOURNAL", "custom.db")
+        .output()
+        .unwrap();
+    let runs: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(runs.as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn reading_commands_without_a_journal_say_so() {
+    let sb = Sandbox::new();
+    let assert = sb.dagflow().arg("runs").assert().code(1);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert!(stderr.contains("there is no journal at .dagflow/journal.db"), "{stderr}");
+}
+
+#[test]
+fn show_reports_tasks_attempts_errors_and_output_tails() {
+    let sb = Sandbox::new();
+    sb.write(
+        "wf.yml",
+        "name: shown
+fail_fast: false
+tasks:
+  - name: ok
+    run: echo fine
+  - name: flaky
+    run: |
+      echo x >> attempts
+      [ $(wc -l < attempts) -ge 2 ] || { echo 'first try fails' >&2; exit 1; }
+      echo recovered
+    retry: {max_attempts: 2, initial_delay: 10ms}
+  - name: broken
+    run: echo 'partial output'; echo 'disk full' >&2; exit 7
+",
+    );
+    let (_, report) = sb.run_json("wf.yml", &[]);
+    let run_id = report["run_id"].as_str().unwrap();
+    let view = sb.json(&["show", run_id, "--output", "json"]);
+    assert_eq!(view["run_id"], run_id);
+    assert_eq!(view["workflow"], "shown");
+    assert_eq!(view["status"], "failed");
+    assert!(view["file"].as_str().unwrap().ends_with("wf.yml"));
+    let tasks = view["tasks"].as_array().unwrap();
+    let names: Vec<&str> = tasks.iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["ok", "flaky", "broken"], "file order");
+    let flaky = &tasks[1];
+    assert_eq!(flaky["status"], "completed");
+    assert_eq!(flaky["attempts"], 2);
+    assert_eq!(flaky["failed_attempts"][0]["attempt"], 1);
+    assert_eq!(flaky["failed_attempts"][0]["exit_code"], 1);
+    let broken = &tasks[2];
+    assert_eq!(broken["status"], "failed");
+    assert_eq!(broken["exit_code"], 7);
+    assert_eq!(broken["stdout_tail"], "partial output\n");
+    assert_eq!(broken["stderr_tail"], "disk full\n");
+    assert!(broken["start_ms"].as_i64().unwrap() <= broken["end_ms"].as_i64().unwrap());
+
+    // A prefix of the id is enough, and the text view has a timeline.
+    let text = sb.dagflow().args(["show", &run_id[..8]]).assert().success();
+    let stdout = String::from_utf8_lossy(&text.get_output().stdout).to_string();
+    assert!(stdout.contains("Timeline"), "{stdout}");
+    assert!(stdout.contains("disk full"), "{stdout}");
+    assert!(stdout.contains("attempt 1 failed"), "{stdout}");
+}
+
+#[test]
+fn show_of_an_unknown_run_exits_2() {
+    let sb = Sandbox::new();
+    sb.write("wf.yml", "name: x\ntasks:\n  - name: t\n    run: 'true'\n");
+    sb.run_json("wf.yml", &[]);
+    let assert = sb.dagflow().args(["show", "no-such-run"]).assert().code(2);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert!(stderr.contains("no run `no-such-run`"), "{stderr}");
+}
+
+#[test]
+fn insights_after_several_runs() {
+    let sb = Sandbox::new();
+    sb.write("wf.yml", FLAKY);
+    let codes: Vec<i32> = (0..4).map(|_| sb.run_json("wf.yml", &[]).0).collect();
+    assert_eq!(codes, [0, 1, 0, 1]);
+    let insight = sb.json(&["insights", "--output", "json"]);
+    assert_eq!(insight["total_workflows"], 4);
+    assert_eq!(insight["total_steps"], 12);
+    assert_eq!(insight["overall_success_rate"], 0.5);
+    assert!(insight["mean_duration_ms"].as_f64().unwrap() > 0.0);
+    assert_eq!(insight["failure_hotspots"], serde_json::json!([["transform", 2]]));
+    assert_eq!(insight["step_success_rates"]["extract"], 1.0);
+    assert_eq!(insight["step_success_rates"]["transform"], 0.5);
+    assert_eq!(insight["step_success_rates"]["load"], 0.5);
+    // window 2 over 4 runs gives 3 points
+    let trend = sb.json(&["insights", "--window", "2", "--output", "json"]);
+    assert_eq!(trend["duration_trend"].as_array().unwrap().len(), 3);
+    assert!(insight["step_durations"]["extract"]["p95_ms"].as_f64().is_some());
+    assert!(insight.get("flaky_steps").is_some());
+
+    let filtered = sb.json(&["insights", "--workflow", "other", "--output", "json"]);
+    assert_eq!(filtered["total_workflows"], 0);
+
+    let text = sb.dagflow().arg("insights").assert().success();
+    let stdout = String::from_utf8_lossy(&text.get_output().stdout).to_string();
+    assert!(stdout.contains("4 finished runs") && stdout.contains("Failure hotspots"), "{stdout}");
+}
+
+#[test]
+fn resume_reruns_only_what_did_not_complete() {
+    let sb = Sandbox::new();
+    sb.write(
+        "wf.yml",
+        "name: resumable
+tasks:
+  - name: download
+    run: echo x >> download.count; echo '42'
+  - name: process
+    run: test -f fixed && echo \"processed $DAGFLOW_RESULT_DOWNLOAD\"
+    depends_on: [download]
+  - name: upload
+    run: echo uploaded
+    depends_on: [process]
+",
+    );
+    let (code, first) = sb.run_json("wf.yml", &[]);
+    assert_eq!(code, 1);
+    assert_eq!(first["tasks"]["process"]["status"], "failed");
+    let run_id = first["run_id"].as_str().unwrap();
+
+    sb.write("fixed", "");
+    let output = sb
+        .dagflow()
+        .args(["resume", run_id, "--output", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let resumed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(resumed["success"], true);
+    assert_eq!(resumed["resumed_from"], run_id);
+    assert_eq!(resumed["tasks"]["download"]["status"], "completed");
+    assert_eq!(resumed["tasks"]["download"]["restored"], true);
+    assert_eq!(resumed["tasks"]["process"]["result"], "processed 42");
+    assert_eq!(sb.read("download.count").lines().count(), 1, "download ran again");
+
+    let runs = sb.json(&["runs", "--output", "json"]);
+    assert_eq!(runs[0]["resumed_from"], run_id);
+}
+
+#[test]
+fn resume_accepts_a_fixed_failed_task_but_not_a_changed_completed_one() {
+    let sb = Sandbox::new();
+    let original = "name: changing\ntasks:\n  - name: a\n    run: echo a >> a.log\n  - name: b\n    run: exit 1\n    depends_on: [a]\n";
+    sb.write("wf.yml", original);
+    let (_, first) = sb.run_json("wf.yml", &[]);
+    let run_id = first["run_id"].as_str().unwrap();
+
+    // `a` completed: changing it would make its result stale.
+    sb.write(
+        "edited.yml",
+        &original.replace("echo a >> a.log", "echo A >> a.log").replace("run: exit 1", "run: echo fixed"),
+    );
+    let assert = sb.dagflow().args(["resume", run_id, "edited.yml"]).assert().code(2);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert!(stderr.contains("in tasks that completed: changed: a") && stderr.contains("--force"), "{stderr}");
+
+    // `b` failed: fixing it is what resume is for.
+    sb.write("wf.yml", &original.replace("run: exit 1", "run: echo fixed"));
+    let output = sb.dagflow().args(["resume", run_id, "--output", "json"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let resumed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(resumed["tasks"]["b"]["result"], "fixed");
+    assert_eq!(sb.read("a.log").lines().collect::<Vec<_>>(), ["a"]);
+}
+
+#[test]
+fn forced_resume_reruns_changed_completed_tasks() {
+    let sb = Sandbox::new();
+    let original = "name: changing\ntasks:\n  - name: a\n    run: echo a >> a.log\n  - name: b\n    run: exit 1\n    depends_on: [a]\n";
+    sb.write("wf.yml", original);
+    let (_, first) = sb.run_json("wf.yml", &[]);
+    let run_id = first["run_id"].as_str().unwrap();
+    sb.write(
+        "wf.yml",
+        &original.replace("echo a >> a.log", "echo A >> a.log").replace("run: exit 1", "run: echo fixed"),
+    );
+    let output = sb
+        .dagflow()
+        .args(["resume", run_id, "--force", "--output", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(sb.read("a.log").lines().collect::<Vec<_>>(), ["a", "A"], "a changed, so it ran again");
+}
+
+#[test]
+fn resume_of_a_successful_run_is_refused() {
+    let sb = Sandbox::new();
+    sb.write("wf.yml", "name: done\ntasks:\n  - name: t\n    run: 'true'\n");
+    let (_, report) = sb.run_json("wf.yml", &[]);
+    let assert = sb
+        .dagflow()
+        .args(["resume", report["run_id"].as_str().unwrap()])
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert!(stderr.contains("nothing to resume"), "{stderr}");
+}

@@ -1,0 +1,446 @@
+//! The read side: entry lookups and aggregates, all over indexes or the
+//! summary tables (see [`sql`] and the query-plan test below).
+//!
+//! Aggregates that read several tables run in one read transaction, so they
+//! see one consistent snapshot while other threads or processes write.
+
+use std::path::Path;
+
+use dagflow::journal::{
+    nearest_rank_index, EntryStatus, EventType, JournalEntry, QueryFilter, RunRecord, StepTotals,
+    WorkflowTotals,
+};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{params, Connection, OptionalExtension, Params};
+
+use crate::codec::{self, decode, entry_columns};
+use crate::error::SqliteError;
+use crate::summary::bucket_range;
+
+/// Every query of the read side. Codes are literals (`event_type = 2`),
+/// not parameters, where the partial index must match.
+pub(crate) mod sql {
+    use super::entry_columns;
+
+    pub const ENTRY_COUNT: &str = "SELECT value FROM journal_counters WHERE name = 'entries'";
+    pub const BY_WORKFLOW_ID: &str = concat!(
+        "SELECT ",
+        entry_columns!(),
+        " FROM entries INDEXED BY entries_by_run WHERE workflow_id = ?1 ORDER BY id"
+    );
+    pub const BY_EVENT_TYPE: &str = concat!(
+        "SELECT ",
+        entry_columns!(),
+        " FROM entries INDEXED BY entries_by_type WHERE event_type = ?1 ORDER BY id"
+    );
+    pub const RECENT: &str = concat!(
+        "SELECT ",
+        entry_columns!(),
+        " FROM entries ORDER BY id DESC LIMIT ?1"
+    );
+    pub const WORKFLOW_TOTALS: &str = "
+        SELECT ifnull(sum(finished), 0), ifnull(sum(succeeded), 0),
+               ifnull(sum(total_duration_us), 0), ifnull(sum(total_steps), 0)
+        FROM workflow_stats WHERE ?1 IS NULL OR workflow_name = ?1";
+    pub const STEP_TOTALS: &str = "
+        SELECT step_name, sum(total), sum(completed), sum(failed), sum(skipped),
+               sum(cancelled), sum(flaky), sum(completed_duration_us), max(max_us)
+        FROM step_stats WHERE ?1 IS NULL OR workflow_name = ?1
+        GROUP BY step_name ORDER BY step_name";
+    pub const STEP_HISTOGRAMS: &str = "
+        SELECT step_name, bucket, sum(count) FROM step_duration_buckets
+        WHERE ?1 IS NULL OR workflow_name = ?1
+        GROUP BY step_name, bucket ORDER BY step_name, bucket";
+    pub const NAMES_WITH_STEP: &str =
+        "SELECT workflow_name FROM step_stats WHERE step_name = ?1 AND completed > 0";
+    pub const DURATIONS_IN_BUCKET: &str = "
+        SELECT duration_us, count FROM step_duration_counts
+        WHERE workflow_name = ?1 AND step_name = ?2 AND duration_us BETWEEN ?3 AND ?4
+        ORDER BY duration_us";
+    pub const DURATIONS: &str = "
+        SELECT duration_us FROM entries INDEXED BY entries_by_type WHERE event_type = 3 ORDER BY id LIMIT ?1";
+    pub const LAST_DURATIONS: &str = "
+        SELECT duration_us FROM entries INDEXED BY entries_by_type WHERE event_type = 3 ORDER BY id DESC LIMIT ?1";
+    pub const DURATIONS_OF_WORKFLOW: &str = "
+        SELECT duration_us FROM entries INDEXED BY entries_by_workflow_type WHERE workflow_name = ?2 AND event_type = 3
+        ORDER BY id LIMIT ?1";
+    pub const LAST_DURATIONS_OF_WORKFLOW: &str = "
+        SELECT duration_us FROM entries INDEXED BY entries_by_workflow_type WHERE workflow_name = ?2 AND event_type = 3
+        ORDER BY id DESC LIMIT ?1";
+    pub const RUN_STARTS: &str = "
+        SELECT workflow_id, workflow_name, timestamp_ms, json_extract(details, '$.resumed_from')
+        FROM entries INDEXED BY entries_by_type WHERE event_type = 0 ORDER BY id DESC LIMIT ?1";
+    pub const RUN_STARTS_OF_WORKFLOW: &str = "
+        SELECT workflow_id, workflow_name, timestamp_ms, json_extract(details, '$.resumed_from')
+        FROM entries INDEXED BY entries_by_workflow_type WHERE workflow_name = ?2 AND event_type = 0 ORDER BY id DESC LIMIT ?1";
+    pub const RUN_END: &str = "
+        SELECT status, duration_us FROM entries INDEXED BY entries_by_run
+        WHERE workflow_id = ?1 AND event_type = 3 AND (?2 IS NULL OR workflow_name = ?2)
+        ORDER BY id DESC LIMIT 1";
+}
+
+/// One read connection of a store, with its error context.
+pub(crate) struct Reader<'a> {
+    pub conn: &'a Connection,
+    pub path: &'a Path,
+    pub busy_ms: u64,
+}
+
+impl<'a> Reader<'a> {
+    fn err(&self, context: &'static str) -> impl Fn(rusqlite::Error) -> SqliteError + 'a {
+        let (path, busy_ms) = (self.path, self.busy_ms);
+        move |e| SqliteError::classify(path, context, e, busy_ms)
+    }
+
+    fn entries<P: Params>(&self, sql: &str, params: P) -> Result<Vec<JournalEntry>, SqliteError> {
+        let err = self.err("reading entries");
+        let mut stmt = self.conn.prepare_cached(sql).map_err(&err)?;
+        let mut rows = stmt.query(params).map_err(&err)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(&err)? {
+            out.push(decode(row, self.path)?);
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn entry_count(&self) -> Result<u64, SqliteError> {
+        let count: Option<i64> = self
+            .conn
+            .prepare_cached(sql::ENTRY_COUNT)
+            .and_then(|mut s| s.query_row([], |r| r.get(0)).optional())
+            .map_err(self.err("counting entries"))?;
+        Ok(count.map_or(0, non_negative))
+    }
+
+    pub(crate) fn by_workflow_id(
+        &self,
+        workflow_id: &str,
+    ) -> Result<Vec<JournalEntry>, SqliteError> {
+        self.entries(sql::BY_WORKFLOW_ID, [workflow_id])
+    }
+
+    pub(crate) fn by_event_type(
+        &self,
+        event_type: EventType,
+    ) -> Result<Vec<JournalEntry>, SqliteError> {
+        match codec::event_code(event_type) {
+            Some(code) => self.entries(sql::BY_EVENT_TYPE, [code]),
+            // A type this format cannot store has no entries.
+            None => Ok(Vec::new()),
+        }
+    }
+
+    pub(crate) fn recent(&self, n: usize) -> Result<Vec<JournalEntry>, SqliteError> {
+        let mut entries = self.entries(sql::RECENT, [limit(n)])?;
+        entries.reverse();
+        Ok(entries)
+    }
+
+    pub(crate) fn workflow_totals(
+        &self,
+        filter: &QueryFilter,
+    ) -> Result<WorkflowTotals, SqliteError> {
+        self.conn
+            .prepare_cached(sql::WORKFLOW_TOTALS)
+            .and_then(|mut s| {
+                s.query_row([filter.workflow.as_deref()], |r| {
+                    Ok(WorkflowTotals {
+                        finished: non_negative(r.get(0)?),
+                        succeeded: non_negative(r.get(1)?),
+                        total_duration_us: r.get(2)?,
+                        total_steps: non_negative(r.get(3)?),
+                    })
+                })
+            })
+            .map_err(self.err("computing workflow totals"))
+    }
+
+    pub(crate) fn step_totals(&self, filter: &QueryFilter) -> Result<Vec<StepTotals>, SqliteError> {
+        let err = self.err("computing step totals");
+        let name = filter.workflow.as_deref();
+        let tx = self.conn.unchecked_transaction().map_err(&err)?;
+        let mut steps: Vec<StepTotals> = tx
+            .prepare_cached(sql::STEP_TOTALS)
+            .and_then(|mut s| {
+                s.query_map([name], |r| {
+                    Ok(StepTotals {
+                        step_name: r.get(0)?,
+                        total: non_negative(r.get(1)?),
+                        completed: non_negative(r.get(2)?),
+                        failed: non_negative(r.get(3)?),
+                        skipped: non_negative(r.get(4)?),
+                        cancelled: non_negative(r.get(5)?),
+                        flaky: non_negative(r.get(6)?),
+                        completed_duration_us: r.get(7)?,
+                        p50_us: None,
+                        p95_us: None,
+                        max_us: r.get(8)?,
+                    })
+                })?
+                .collect()
+            })
+            .map_err(&err)?;
+        let histograms: Vec<(String, i64, i64)> = tx
+            .prepare_cached(sql::STEP_HISTOGRAMS)
+            .and_then(|mut s| {
+                s.query_map([name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                    .collect()
+            })
+            .map_err(&err)?;
+        // Both lists are sorted by step name: walk them together.
+        let mut rest = histograms.as_slice();
+        for step in &mut steps {
+            let start = rest.partition_point(|(s, _, _)| s.as_str() < step.step_name.as_str());
+            let len = rest[start..].partition_point(|(s, _, _)| *s == step.step_name);
+            let buckets = &rest[start..start + len];
+            rest = &rest[start + len..];
+            if step.completed == 0 {
+                continue;
+            }
+            let names = self.names_with_step(name, &step.step_name)?;
+            for (p, slot) in [(0.5, &mut step.p50_us), (0.95, &mut step.p95_us)] {
+                let rank = i64::try_from(nearest_rank_index(p, step.completed)).unwrap_or(i64::MAX);
+                *slot = self.kth_completed_duration(&names, &step.step_name, buckets, rank)?;
+            }
+        }
+        drop(tx);
+        Ok(steps)
+    }
+
+    /// Workflow names whose runs completed `step` (just `filtered` if set).
+    fn names_with_step(
+        &self,
+        filtered: Option<&str>,
+        step: &str,
+    ) -> Result<Vec<String>, SqliteError> {
+        if let Some(name) = filtered {
+            return Ok(vec![name.to_string()]);
+        }
+        self.conn
+            .prepare_cached(sql::NAMES_WITH_STEP)
+            .and_then(|mut s| s.query_map([step], |r| r.get(0))?.collect())
+            .map_err(self.err("listing the workflows of a step"))
+    }
+
+    /// The `rank`-th (0-based) smallest completed duration of `step` over
+    /// `names`: the histogram (`buckets`, ascending) tells which bucket holds
+    /// it and how many smaller durations precede it; the index supplies the
+    /// exact value from inside that bucket.
+    fn kth_completed_duration(
+        &self,
+        names: &[String],
+        step: &str,
+        buckets: &[(String, i64, i64)],
+        rank: i64,
+    ) -> Result<Option<i64>, SqliteError> {
+        let mut before = 0;
+        let mut found = None;
+        for (_, bucket, in_bucket) in buckets {
+            if before + in_bucket > rank {
+                found = Some((*bucket, *in_bucket, rank - before));
+                break;
+            }
+            before += in_bucket;
+        }
+        let Some((bucket, in_bucket, offset)) = found else {
+            return Err(SqliteError::Inconsistent {
+                path: self.path.to_path_buf(),
+                detail: format!(
+                    "the duration histogram of step `{step}` counts fewer completions than its counters"
+                ),
+            });
+        };
+        let (low, high) = bucket_range(bucket);
+        let err = self.err("reading a step's duration percentile");
+        // The bucket's distinct durations with their counts, merged over
+        // the workflows that share the step.
+        let mut counts: Vec<(i64, i64)> = Vec::new();
+        let mut stmt = self
+            .conn
+            .prepare_cached(sql::DURATIONS_IN_BUCKET)
+            .map_err(&err)?;
+        for name in names {
+            let rows = stmt
+                .query_map(params![name, step, low, high], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .map_err(&err)?;
+            for row in rows {
+                counts.push(row.map_err(&err)?);
+            }
+        }
+        if names.len() > 1 {
+            counts.sort_unstable_by_key(|&(duration, _)| duration);
+        }
+        let mut seen = 0;
+        for (duration, count) in counts {
+            seen += count;
+            if seen > offset {
+                return Ok(Some(duration));
+            }
+        }
+        Err(SqliteError::Inconsistent {
+            path: self.path.to_path_buf(),
+            detail: format!(
+                "bucket {bucket} of step `{step}` holds fewer durations than its count of {in_bucket}"
+            ),
+        })
+    }
+
+    pub(crate) fn workflow_durations(
+        &self,
+        filter: &QueryFilter,
+        last: Option<usize>,
+    ) -> Result<Vec<f64>, SqliteError> {
+        let (sql, limit) = match (&filter.workflow, last) {
+            (Some(_), Some(k)) => (sql::LAST_DURATIONS_OF_WORKFLOW, limit(k)),
+            (Some(_), None) => (sql::DURATIONS_OF_WORKFLOW, -1),
+            (None, Some(k)) => (sql::LAST_DURATIONS, limit(k)),
+            (None, None) => (sql::DURATIONS, -1),
+        };
+        let map = |r: &rusqlite::Row<'_>| Ok(r.get::<_, i64>(0)? as f64 / 1000.0);
+        let mut durations: Vec<f64> = self
+            .conn
+            .prepare_cached(sql)
+            .and_then(|mut s| match &filter.workflow {
+                Some(name) => s.query_map(params![limit, name], map)?.collect(),
+                None => s.query_map(params![limit], map)?.collect(),
+            })
+            .map_err(self.err("reading workflow durations"))?;
+        if last.is_some() {
+            durations.reverse();
+        }
+        Ok(durations)
+    }
+
+    pub(crate) fn runs(
+        &self,
+        filter: &QueryFilter,
+        max: usize,
+    ) -> Result<Vec<RunRecord>, SqliteError> {
+        let err = self.err("listing runs");
+        let tx = self.conn.unchecked_transaction().map_err(&err)?;
+        type Start = (String, String, i64, SqlValue);
+        let map = |r: &rusqlite::Row<'_>| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?));
+        let starts: Vec<Start> = match &filter.workflow {
+            Some(name) => tx
+                .prepare_cached(sql::RUN_STARTS_OF_WORKFLOW)
+                .and_then(|mut s| s.query_map(params![limit(max), name], map)?.collect()),
+            None => tx
+                .prepare_cached(sql::RUN_STARTS)
+                .and_then(|mut s| s.query_map(params![limit(max)], map)?.collect()),
+        }
+        .map_err(&err)?;
+        let mut end = tx.prepare_cached(sql::RUN_END).map_err(&err)?;
+        let mut runs = Vec::with_capacity(starts.len());
+        for (workflow_id, workflow_name, started_ms, resumed_from) in starts {
+            let ended: Option<(i64, i64)> = end
+                .query_row(params![workflow_id, filter.workflow], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()
+                .map_err(&err)?;
+            let status = match ended {
+                Some((code, _)) => {
+                    codec::status_from_code(code).ok_or_else(|| SqliteError::Inconsistent {
+                        path: self.path.to_path_buf(),
+                        detail: format!(
+                            "run `{workflow_id}` ended with unknown status code {code}"
+                        ),
+                    })?
+                }
+                None => EntryStatus::Started,
+            };
+            runs.push(RunRecord {
+                workflow_id,
+                workflow_name,
+                started_ms,
+                status,
+                duration_ms: ended.map(|(_, us)| us as f64 / 1000.0),
+                resumed_from: match resumed_from {
+                    SqlValue::Text(id) => Some(id),
+                    _ => None,
+                },
+            });
+        }
+        drop(end);
+        drop(tx);
+        Ok(runs)
+    }
+}
+
+/// A SQL `LIMIT` for `n` rows.
+fn limit(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// A count read from SQL (never negative in a consistent journal).
+fn non_negative(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sql;
+    use rusqlite::Connection;
+
+    fn plan(conn: &Connection, query: &str) -> String {
+        let mut stmt = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {query}"))
+            .unwrap_or_else(|e| panic!("{query}: {e}"));
+        let count = stmt.parameter_count();
+        let params: Vec<rusqlite::types::Value> = (0..count)
+            .map(|_| rusqlite::types::Value::Integer(1))
+            .collect();
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(params), |r| {
+                r.get::<_, String>(3)
+            })
+            .expect("plan runs");
+        rows.map(|r| r.expect("plan row"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    #[test]
+    fn every_entries_query_uses_its_index() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("plan.db");
+        let mut conn = Connection::open(&path).expect("opens");
+        crate::schema::migrate(&mut conn, &path, crate::schema::LATEST_VERSION, 0).expect("schema");
+        let expectations = [
+            (sql::BY_WORKFLOW_ID, "entries_by_run"),
+            (sql::BY_EVENT_TYPE, "entries_by_type"),
+            (sql::DURATIONS, "entries_by_type"),
+            (sql::LAST_DURATIONS, "entries_by_type"),
+            (sql::DURATIONS_OF_WORKFLOW, "entries_by_workflow_type"),
+            (sql::LAST_DURATIONS_OF_WORKFLOW, "entries_by_workflow_type"),
+            (sql::RUN_STARTS, "entries_by_type"),
+            (sql::RUN_STARTS_OF_WORKFLOW, "entries_by_workflow_type"),
+            (sql::RUN_END, "entries_by_run"),
+        ];
+        for (query, index) in expectations {
+            let plan = plan(&conn, query);
+            assert!(
+                plan.contains(index),
+                "expected {index} in the plan of {query}: {plan}"
+            );
+            assert!(
+                !plan.contains("TEMP B-TREE"),
+                "no sort expected for {query}: {plan}"
+            );
+        }
+        let durations = plan(&conn, sql::DURATIONS_IN_BUCKET);
+        assert!(
+            durations.contains("SEARCH step_duration_counts USING PRIMARY KEY"),
+            "{durations}"
+        );
+        assert!(!durations.contains("TEMP B-TREE"), "{durations}");
+        // `recent` walks the table backwards by rowid.
+        let recent = plan(&conn, sql::RECENT);
+        assert!(
+            recent.starts_with("SCAN entries") && !recent.contains("TEMP B-TREE"),
+            "{recent}"
+        );
+    }
+}

@@ -1,0 +1,333 @@
+//! The file format: tables, indexes and versioned migrations.
+//!
+//! The version lives in `PRAGMA user_version`, the owner in
+//! `PRAGMA application_id`. Opening a file applies the migrations it lacks,
+//! in one `BEGIN IMMEDIATE` transaction, so two processes opening a new
+//! file at once migrate it once. A file whose version is newer than
+//! [`LATEST_VERSION`] is refused before anything is written to it.
+
+use std::path::Path;
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::error::SqliteError;
+use crate::summary::SummaryDelta;
+
+/// `PRAGMA application_id` of dagflow journals ("dagf").
+pub(crate) const APPLICATION_ID: i64 = 0x6461_6766;
+
+/// The schema version this build writes.
+pub const LATEST_VERSION: i64 = 2;
+
+/// Version 1: the entries and the indexes behind the trait's plain queries.
+const VERSION_1: &str = "
+CREATE TABLE entries (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    workflow_id   TEXT    NOT NULL,
+    workflow_name TEXT    NOT NULL,
+    event_type    INTEGER NOT NULL,
+    step_name     TEXT,
+    status        INTEGER NOT NULL,
+    timestamp_ms  INTEGER NOT NULL,
+    duration_ms   REAL    NOT NULL,
+    duration_us   INTEGER NOT NULL,
+    attempt       INTEGER NOT NULL,
+    error         TEXT,
+    result        TEXT,
+    details       TEXT
+);
+-- by_workflow_id, and the end of a run for runs(): (workflow_id, id) order.
+CREATE INDEX entries_by_run ON entries(workflow_id);
+-- by_event_type, unfiltered runs() and workflow_durations(): (event_type, id).
+CREATE INDEX entries_by_type ON entries(event_type);
+-- the same, filtered by workflow name.
+CREATE INDEX entries_by_workflow_type ON entries(workflow_name, event_type);
+-- Entries with readable names, for people using the sqlite3 shell.
+CREATE VIEW journal AS
+SELECT id, workflow_id, workflow_name,
+       CASE event_type WHEN 0 THEN 'workflow_start' WHEN 1 THEN 'step_retry'
+                       WHEN 2 THEN 'step_complete' WHEN 3 THEN 'workflow_complete'
+                       ELSE 'unknown' END AS event_type,
+       step_name,
+       CASE status WHEN 0 THEN 'started' WHEN 1 THEN 'completed' WHEN 2 THEN 'failed'
+                   WHEN 3 THEN 'skipped' WHEN 4 THEN 'cancelled' ELSE 'unknown' END AS status,
+       timestamp_ms, duration_ms, attempt, error, result, details
+FROM entries;
+";
+
+/// Version 2: summaries maintained on insert, so that analytics cost
+/// O(steps), not O(entries); and run leases for resume.
+const VERSION_2: &str = "
+CREATE TABLE step_stats (
+    workflow_name         TEXT    NOT NULL,
+    step_name             TEXT    NOT NULL,
+    total                 INTEGER NOT NULL,
+    completed             INTEGER NOT NULL,
+    failed                INTEGER NOT NULL,
+    skipped               INTEGER NOT NULL,
+    cancelled             INTEGER NOT NULL,
+    flaky                 INTEGER NOT NULL,
+    completed_duration_us INTEGER NOT NULL,
+    max_us                INTEGER,
+    PRIMARY KEY (workflow_name, step_name)
+) WITHOUT ROWID;
+-- Completed durations of each step: how many of each exact value, and how
+-- many per log-linear bucket (see summary.rs). Percentiles find the bucket
+-- of the k-th value, then the value inside it.
+CREATE TABLE step_duration_counts (
+    workflow_name TEXT    NOT NULL,
+    step_name     TEXT    NOT NULL,
+    duration_us   INTEGER NOT NULL,
+    count         INTEGER NOT NULL,
+    PRIMARY KEY (workflow_name, step_name, duration_us)
+) WITHOUT ROWID;
+CREATE TABLE step_duration_buckets (
+    workflow_name TEXT    NOT NULL,
+    step_name     TEXT    NOT NULL,
+    bucket        INTEGER NOT NULL,
+    count         INTEGER NOT NULL,
+    PRIMARY KEY (workflow_name, step_name, bucket)
+) WITHOUT ROWID;
+CREATE TABLE workflow_stats (
+    workflow_name     TEXT    NOT NULL PRIMARY KEY,
+    finished          INTEGER NOT NULL,
+    succeeded         INTEGER NOT NULL,
+    total_duration_us INTEGER NOT NULL,
+    total_steps       INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE journal_counters (
+    name  TEXT    NOT NULL PRIMARY KEY,
+    value INTEGER NOT NULL
+) WITHOUT ROWID;
+-- 'run:<id>' while a process executes the run, 'resume:<id>' while a process
+-- resumes it. A lease is live while its heartbeat is younger than ttl_ms and,
+-- on the same host, its process (pid + start time) still exists.
+CREATE TABLE run_leases (
+    lease_key     TEXT    NOT NULL PRIMARY KEY,
+    workflow_id   TEXT    NOT NULL,
+    pid           INTEGER NOT NULL,
+    host          TEXT    NOT NULL,
+    process_start INTEGER NOT NULL,
+    token         TEXT    NOT NULL,
+    acquired_ms   INTEGER NOT NULL,
+    heartbeat_ms  INTEGER NOT NULL,
+    ttl_ms        INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX run_leases_by_token ON run_leases(token);
+";
+
+/// What the header of a file says, read without writing anything.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Header {
+    pub version: i64,
+}
+
+fn sql_error<'a>(
+    path: &'a Path,
+    context: &str,
+    busy_ms: u64,
+) -> impl Fn(rusqlite::Error) -> SqliteError + 'a {
+    let context = context.to_string();
+    move |e| SqliteError::classify(path, context.clone(), e, busy_ms)
+}
+
+/// Reads the header and refuses files that are not (or not yet) ours.
+pub(crate) fn check_header(
+    conn: &Connection,
+    path: &Path,
+    busy_ms: u64,
+) -> Result<Header, SqliteError> {
+    let err = sql_error(path, "reading the file header", busy_ms);
+    let application_id: i64 = conn
+        .pragma_query_value(None, "application_id", |r| r.get(0))
+        .map_err(&err)?;
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(&err)?;
+    if application_id != APPLICATION_ID && application_id != 0 {
+        return Err(SqliteError::NotAJournal {
+            path: path.to_path_buf(),
+            found: format!("its application id is {application_id:#x}"),
+        });
+    }
+    if application_id == 0 {
+        let tables: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name LIMIT 5")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .map_err(&err)?;
+        if !tables.is_empty() || version != 0 {
+            return Err(SqliteError::NotAJournal {
+                path: path.to_path_buf(),
+                found: format!("it holds the tables {}", tables.join(", ")),
+            });
+        }
+    }
+    if version > LATEST_VERSION {
+        return Err(SqliteError::NewerSchema {
+            path: path.to_path_buf(),
+            found: version,
+            supported: LATEST_VERSION,
+        });
+    }
+    Ok(Header { version })
+}
+
+/// Applies every migration above the file's version, up to `target`.
+pub(crate) fn migrate(
+    conn: &mut Connection,
+    path: &Path,
+    target: i64,
+    busy_ms: u64,
+) -> Result<(), SqliteError> {
+    let err = sql_error(path, "upgrading the journal schema", busy_ms);
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(&err)?;
+    // Another process may have migrated between our header check and the
+    // write lock: read the version again under the lock.
+    let version: i64 = tx
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(&err)?;
+    if version > LATEST_VERSION {
+        return Err(SqliteError::NewerSchema {
+            path: path.to_path_buf(),
+            found: version,
+            supported: LATEST_VERSION,
+        });
+    }
+    if version >= target {
+        return Ok(());
+    }
+    for next in (version + 1)..=target {
+        tracing::info!(path = %path.display(), version = next, "upgrading the journal schema");
+        match next {
+            1 => tx.execute_batch(VERSION_1).map_err(&err)?,
+            2 => {
+                tx.execute_batch(VERSION_2).map_err(&err)?;
+                backfill_summaries(&tx, path, busy_ms)?;
+            }
+            _ => unreachable_version(path, next)?,
+        }
+    }
+    tx.pragma_update(None, "application_id", APPLICATION_ID)
+        .map_err(&err)?;
+    tx.pragma_update(None, "user_version", target)
+        .map_err(&err)?;
+    tx.commit().map_err(&err)
+}
+
+fn unreachable_version(path: &Path, version: i64) -> Result<(), SqliteError> {
+    Err(SqliteError::NewerSchema {
+        path: path.to_path_buf(),
+        found: version,
+        supported: LATEST_VERSION,
+    })
+}
+
+/// Builds the version-2 summaries from the entries a version-1 file holds.
+pub(crate) fn backfill_summaries(
+    conn: &Connection,
+    path: &Path,
+    busy_ms: u64,
+) -> Result<(), SqliteError> {
+    let err = sql_error(path, "building the journal summaries", busy_ms);
+    let mut delta = SummaryDelta::default();
+    let mut stmt = conn
+        .prepare(
+            "SELECT workflow_name, event_type, step_name, status, duration_us, attempt
+             FROM entries ORDER BY id",
+        )
+        .map_err(&err)?;
+    let mut rows = stmt.query([]).map_err(&err)?;
+    while let Some(row) = rows.next().map_err(&err)? {
+        let name: String = row.get(0).map_err(&err)?;
+        let step: Option<String> = row.get(2).map_err(&err)?;
+        delta.add_counts(
+            &name,
+            row.get(1).map_err(&err)?,
+            step.as_deref(),
+            row.get(3).map_err(&err)?,
+            row.get(4).map_err(&err)?,
+            row.get(5).map_err(&err)?,
+        );
+    }
+    delta.apply(conn).map_err(&err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open(path: &Path) -> Connection {
+        Connection::open(path).expect("test database opens")
+    }
+
+    #[test]
+    fn a_version_1_file_is_upgraded_with_summaries_built_from_its_entries() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("v1.db");
+        let mut conn = open(&path);
+        migrate(&mut conn, &path, 1, 0).expect("version 1 is created");
+        conn.execute_batch(
+            "INSERT INTO entries (workflow_id, workflow_name, event_type, step_name, status,
+                                  timestamp_ms, duration_ms, duration_us, attempt)
+             VALUES ('r1', 'etl', 2, 'load', 1, 0, 1.5, 1500, 2),
+                    ('r1', 'etl', 2, 'load', 2, 0, 3.0, 3000, 1),
+                    ('r1', 'etl', 3, NULL, 2, 0, 4.5, 4500, 0)",
+        )
+        .expect("entries are inserted");
+        assert_eq!(check_header(&conn, &path, 0).expect("header").version, 1);
+
+        migrate(&mut conn, &path, LATEST_VERSION, 0).expect("upgrade to the latest version");
+
+        assert_eq!(
+            check_header(&conn, &path, 0).expect("header").version,
+            LATEST_VERSION
+        );
+        let (total, completed, failed, flaky, max_us): (i64, i64, i64, i64, i64) = conn
+            .query_row(
+                "SELECT total, completed, failed, flaky, max_us FROM step_stats
+                 WHERE workflow_name = 'etl' AND step_name = 'load'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .expect("the step summary exists");
+        assert_eq!(
+            (total, completed, failed, flaky, max_us),
+            (2, 1, 1, 1, 1500)
+        );
+        let (finished, succeeded, duration_us, steps): (i64, i64, i64, i64) = conn
+            .query_row(
+                "SELECT finished, succeeded, total_duration_us, total_steps FROM workflow_stats",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .expect("the workflow summary exists");
+        assert_eq!((finished, succeeded, duration_us, steps), (1, 0, 4500, 2));
+        let entries: i64 = conn
+            .query_row(
+                "SELECT value FROM journal_counters WHERE name = 'entries'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("the entry counter exists");
+        assert_eq!(entries, 3);
+    }
+
+    #[test]
+    fn migrating_twice_changes_nothing() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("j.db");
+        let mut conn = open(&path);
+        migrate(&mut conn, &path, LATEST_VERSION, 0).expect("first migration");
+        migrate(&mut conn, &path, LATEST_VERSION, 0).expect("second migration is a no-op");
+        let header = check_header(&conn, &path, 0).expect("header");
+        let application_id: i64 = conn
+            .pragma_query_value(None, "application_id", |r| r.get(0))
+            .expect("application id");
+        assert_eq!(
+            (application_id, header.version),
+            (APPLICATION_ID, LATEST_VERSION)
+        );
+    }
+}

@@ -1,0 +1,452 @@
+//! `SqliteStore`: the journal in one SQLite file.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use dagflow::journal::{
+    EventType, JournalEntry, JournalStore, QueryFilter, RunRecord, StepTotals, StoreError,
+    WorkflowTotals,
+};
+use rusqlite::{Connection, OpenFlags, MAIN_DB};
+
+use crate::codec::Row;
+use crate::error::SqliteError;
+use crate::lease::{self, LeaseKind, Owner, RunLease};
+use crate::options::SqliteOptions;
+use crate::queries::Reader;
+use crate::schema::{self, LATEST_VERSION};
+use crate::writer::{Command, Writer};
+
+/// Idle read connections kept for reuse.
+const MAX_IDLE_READERS: usize = 4;
+
+/// A journal kept in a SQLite file: durable, shared by processes, queried
+/// with SQL.
+///
+/// Writes go through a writer thread that groups concurrent appends into
+/// one transaction (group commit); `append` returns once its entries are
+/// committed. Reads use their own connections and never wait for writes.
+/// The store is `Send + Sync`: share it as `Arc<SqliteStore>` (or
+/// `Arc<dyn JournalStore>`). Dropping the last handle finishes queued
+/// writes and stops the writer thread.
+///
+/// ```
+/// use dagflow::journal::{EntryStatus, EventType, JournalEntry, JournalStore};
+/// use dagflow_sqlite::SqliteStore;
+/// use std::time::SystemTime;
+///
+/// let dir = tempfile::tempdir()?;
+/// let store = SqliteStore::open(dir.path().join("journal.db"))?;
+/// let start = JournalEntry::new("run-1", "etl", EventType::WorkflowStart, None,
+///                               EntryStatus::Started, SystemTime::now());
+/// store.append(&[start])?;
+/// assert_eq!(store.by_workflow_id("run-1")?.len(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    path: PathBuf,
+    options: SqliteOptions,
+    /// `None` for a read-only store.
+    commands: Option<Sender<Command>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    readers: Mutex<Vec<Connection>>,
+    owner: Owner,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .field("read_only", &self.commands.is_none())
+            .finish()
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // Closing the channel lets the writer finish what is queued and exit.
+        self.commands = None;
+        if let Ok(mut writer) = self.writer.lock() {
+            if let Some(handle) = writer.take() {
+                if handle.join().is_err() {
+                    tracing::error!(path = %self.path.display(), "the journal writer thread panicked");
+                }
+            }
+        }
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the journal at `path` with the default
+    /// options: WAL, `synchronous=NORMAL`, 30 s busy timeout.
+    ///
+    /// Creates or upgrades the schema. Fails with a [`SqliteError`] naming
+    /// the path if it is a directory, not a SQLite file, another
+    /// application's database, a journal of a newer dagflow, or read-only;
+    /// in each case the file is left untouched.
+    pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore, SqliteError> {
+        SqliteStore::open_with(path, SqliteOptions::default())
+    }
+
+    /// Opens the journal at `path` with `options`.
+    pub fn open_with(
+        path: impl AsRef<Path>,
+        options: SqliteOptions,
+    ) -> Result<SqliteStore, SqliteError> {
+        let path = path.as_ref().to_path_buf();
+        if path.is_dir() {
+            return Err(SqliteError::IsDirectory { path });
+        }
+        let busy_ms = options.busy_timeout.as_millis() as u64;
+        let owner = Owner::current();
+        if options.read_only {
+            let conn = open_reader(&path, &options)?;
+            let header = schema::check_header(&conn, &path, busy_ms)?;
+            if header.version < LATEST_VERSION {
+                return Err(SqliteError::NotAJournal {
+                    path,
+                    found: format!(
+                        "its schema version {} is older than {LATEST_VERSION}; open it once without read_only to upgrade it",
+                        header.version
+                    ),
+                });
+            }
+            return Ok(SqliteStore {
+                shared: Arc::new(Shared {
+                    path,
+                    options,
+                    commands: None,
+                    writer: Mutex::new(None),
+                    readers: Mutex::new(vec![conn]),
+                    owner,
+                }),
+            });
+        }
+        if std::fs::metadata(&path).is_ok_and(|m| m.permissions().readonly()) {
+            // Root could write anyway; respect the owner's intent.
+            return Err(SqliteError::ReadOnly { path });
+        }
+        let mut conn = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|source| SqliteError::CannotOpen {
+            path: path.clone(),
+            source,
+        })?;
+        let err = |context: &'static str| {
+            let path = path.clone();
+            move |e| SqliteError::classify(&path, context, e, busy_ms)
+        };
+        conn.busy_timeout(options.busy_timeout)
+            .map_err(err("setting the busy timeout"))?;
+        schema::check_header(&conn, &path, busy_ms)?;
+        if conn
+            .is_readonly(MAIN_DB)
+            .map_err(err("checking write access"))?
+        {
+            return Err(SqliteError::ReadOnly { path });
+        }
+        let mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+            .map_err(err("switching to WAL mode"))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(SqliteError::Setup {
+                path: path.clone(),
+                detail: format!(
+                    "the file does not support WAL mode (journal_mode stayed `{mode}`); use a file on a local disk"
+                ),
+            });
+        }
+        conn.pragma_update(None, "synchronous", options.synchronous.pragma_value())
+            .map_err(err("setting synchronous"))?;
+        if let Some(pages) = options.max_page_count {
+            conn.pragma_update(
+                None,
+                "max_page_count",
+                i64::try_from(pages).unwrap_or(i64::MAX),
+            )
+            .map_err(err("setting max_page_count"))?;
+        }
+        // A 64 MiB page cache keeps the summary and index pages hot.
+        conn.pragma_update(None, "cache_size", -65_536)
+            .map_err(err("setting the cache size"))?;
+        schema::migrate(&mut conn, &path, LATEST_VERSION, busy_ms)?;
+        conn.set_prepared_statement_cache_capacity(32);
+
+        let (commands, receiver) = mpsc::channel();
+        let writer = Writer {
+            conn,
+            path: path.clone(),
+            owner: owner.clone(),
+            lease_ttl: options.lease_ttl,
+            busy_ms,
+            max_batch_entries: options.max_batch_entries,
+            held: HashSet::new(),
+        };
+        let handle = writer.spawn(receiver).map_err(|e| SqliteError::Setup {
+            path: path.clone(),
+            detail: format!("the writer thread could not start ({e}); free resources and retry"),
+        })?;
+        Ok(SqliteStore {
+            shared: Arc::new(Shared {
+                path,
+                options,
+                commands: Some(commands),
+                writer: Mutex::new(Some(handle)),
+                readers: Mutex::new(Vec::new()),
+                owner,
+            }),
+        })
+    }
+
+    /// The journal file.
+    pub fn path(&self) -> &Path {
+        &self.shared.path
+    }
+
+    /// The options it was opened with.
+    pub fn options(&self) -> &SqliteOptions {
+        &self.shared.options
+    }
+
+    /// Sends a command to the writer thread and waits for its answer.
+    fn call(
+        &self,
+        make: impl FnOnce(mpsc::SyncSender<Result<(), SqliteError>>) -> Command,
+    ) -> Result<(), SqliteError> {
+        let stopped = || SqliteError::WriterStopped {
+            path: self.shared.path.clone(),
+        };
+        let Some(commands) = &self.shared.commands else {
+            return Err(SqliteError::ReadOnly {
+                path: self.shared.path.clone(),
+            });
+        };
+        let (reply, answer) = mpsc::sync_channel(1);
+        commands.send(make(reply)).map_err(|_| stopped())?;
+        answer.recv().map_err(|_| stopped())?
+    }
+
+    /// Appends entries (see [`JournalStore::append`]) with this crate's
+    /// error type.
+    pub fn append_entries(&self, entries: &[JournalEntry]) -> Result<(), SqliteError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let rows = entries
+            .iter()
+            .map(|e| Row::encode(e, &self.shared.path))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.call(|reply| Command::Append { rows, reply })
+    }
+
+    /// Copies the write-ahead log into the database file and syncs it, so
+    /// that every committed entry also survives power loss.
+    pub fn checkpoint(&self) -> Result<(), SqliteError> {
+        self.call(|reply| Command::Checkpoint { reply })
+    }
+
+    /// Recomputes the summary tables from the entries (they are kept up to
+    /// date on every append; this repairs a file edited by other programs).
+    pub fn rebuild_summaries(&self) -> Result<(), SqliteError> {
+        self.call(|reply| Command::RebuildSummaries { reply })
+    }
+
+    /// Takes the resume lease of `run_id`: fails with
+    /// [`SqliteError::RunStillLive`] while a live process still executes the
+    /// run and with [`SqliteError::AlreadyResuming`] while another resumes
+    /// it. Hold the claim for as long as the resume runs; dropping it (or
+    /// this process dying) releases it.
+    ///
+    /// ```
+    /// use dagflow_sqlite::{SqliteError, SqliteStore};
+    /// let dir = tempfile::tempdir()?;
+    /// let store = SqliteStore::open(dir.path().join("journal.db"))?;
+    /// let claim = store.claim_resume("run-1")?;
+    /// assert!(matches!(store.claim_resume("run-1"), Err(SqliteError::AlreadyResuming { .. })));
+    /// drop(claim);
+    /// assert!(store.claim_resume("run-1").is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn claim_resume(&self, run_id: &str) -> Result<ResumeClaim, SqliteError> {
+        let id = run_id.to_string();
+        self.call(|reply| Command::ClaimResume { run_id: id, reply })?;
+        Ok(ResumeClaim {
+            store: self.clone(),
+            run_id: run_id.to_string(),
+            released: false,
+        })
+    }
+
+    /// The lease of `kind` on `run_id`, if one is recorded, with whether its
+    /// owner is alive.
+    pub fn lease(&self, run_id: &str, kind: LeaseKind) -> Result<Option<RunLease>, SqliteError> {
+        self.read(|r| {
+            lease::read(r.conn, run_id, kind, &self.shared.owner)
+                .map_err(|e| SqliteError::classify(r.path, "reading a run lease", e, r.busy_ms))
+        })
+    }
+
+    /// The schema version of the file.
+    pub fn schema_version(&self) -> Result<i64, SqliteError> {
+        self.read(|r| {
+            r.conn
+                .pragma_query_value(None, "user_version", |row| row.get(0))
+                .map_err(|e| {
+                    SqliteError::classify(r.path, "reading the schema version", e, r.busy_ms)
+                })
+        })
+    }
+
+    /// Runs `f` with a pooled read connection.
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&Reader<'_>) -> Result<T, SqliteError>,
+    ) -> Result<T, SqliteError> {
+        let pooled = self
+            .shared
+            .readers
+            .lock()
+            .ok()
+            .and_then(|mut pool| pool.pop());
+        let conn = match pooled {
+            Some(conn) => conn,
+            None => open_reader(&self.shared.path, &self.shared.options)?,
+        };
+        let outcome = f(&Reader {
+            conn: &conn,
+            path: &self.shared.path,
+            busy_ms: self.shared.options.busy_timeout.as_millis() as u64,
+        });
+        if let Ok(mut pool) = self.shared.readers.lock() {
+            if pool.len() < MAX_IDLE_READERS {
+                pool.push(conn);
+            }
+        }
+        outcome
+    }
+}
+
+/// Opens a connection for queries.
+fn open_reader(path: &Path, options: &SqliteOptions) -> Result<Connection, SqliteError> {
+    let flags = if options.read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    };
+    let conn =
+        Connection::open_with_flags(path, flags).map_err(|source| SqliteError::CannotOpen {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    let busy_ms = options.busy_timeout.as_millis() as u64;
+    let err = |e| SqliteError::classify(path, "preparing a read connection", e, busy_ms);
+    conn.busy_timeout(options.busy_timeout).map_err(err)?;
+    conn.pragma_update(None, "query_only", true).map_err(err)?;
+    conn.set_prepared_statement_cache_capacity(32);
+    Ok(conn)
+}
+
+/// The right to resume one run, held by this process until dropped (see
+/// [`SqliteStore::claim_resume`]).
+#[derive(Debug)]
+pub struct ResumeClaim {
+    store: SqliteStore,
+    run_id: String,
+    released: bool,
+}
+
+impl ResumeClaim {
+    /// The run being resumed.
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    /// Releases the claim now, reporting failure (dropping releases too,
+    /// logging failure).
+    pub fn release(mut self) -> Result<(), SqliteError> {
+        self.released = true;
+        let run_id = self.run_id.clone();
+        self.store.call(|reply| Command::ReleaseResume {
+            run_id,
+            reply: Some(reply),
+        })
+    }
+}
+
+impl Drop for ResumeClaim {
+    fn drop(&mut self) {
+        if self.released {
+            return;
+        }
+        if let Some(commands) = &self.store.shared.commands {
+            // Fire and forget: the writer logs a failure, and the lease
+            // expires with its TTL anyway.
+            let _ = commands.send(Command::ReleaseResume {
+                run_id: std::mem::take(&mut self.run_id),
+                reply: None,
+            });
+        }
+    }
+}
+
+impl JournalStore for SqliteStore {
+    fn append(&self, entries: &[JournalEntry]) -> Result<(), StoreError> {
+        Ok(self.append_entries(entries)?)
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        Ok(self.checkpoint()?)
+    }
+
+    fn entry_count(&self) -> Result<u64, StoreError> {
+        Ok(self.read(|r| r.entry_count())?)
+    }
+
+    fn by_workflow_id(&self, workflow_id: &str) -> Result<Vec<JournalEntry>, StoreError> {
+        Ok(self.read(|r| r.by_workflow_id(workflow_id))?)
+    }
+
+    fn by_event_type(&self, event_type: EventType) -> Result<Vec<JournalEntry>, StoreError> {
+        Ok(self.read(|r| r.by_event_type(event_type))?)
+    }
+
+    fn recent(&self, n: usize) -> Result<Vec<JournalEntry>, StoreError> {
+        Ok(self.read(|r| r.recent(n))?)
+    }
+
+    fn clear(&self) -> Result<(), StoreError> {
+        Ok(self.call(|reply| Command::Clear { reply })?)
+    }
+
+    fn workflow_totals(&self, filter: &QueryFilter) -> Result<WorkflowTotals, StoreError> {
+        Ok(self.read(|r| r.workflow_totals(filter))?)
+    }
+
+    fn step_totals(&self, filter: &QueryFilter) -> Result<Vec<StepTotals>, StoreError> {
+        Ok(self.read(|r| r.step_totals(filter))?)
+    }
+
+    fn workflow_durations(
+        &self,
+        filter: &QueryFilter,
+        last: Option<usize>,
+    ) -> Result<Vec<f64>, StoreError> {
+        Ok(self.read(|r| r.workflow_durations(filter, last))?)
+    }
+
+    fn runs(&self, filter: &QueryFilter, limit: usize) -> Result<Vec<RunRecord>, StoreError> {
+        Ok(self.read(|r| r.runs(filter, limit))?)
+    }
+}

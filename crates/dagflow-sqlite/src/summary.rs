@@ -1,0 +1,296 @@
+//! Summary tables maintained on insert.
+//!
+//! Each write transaction adds up what its entries change (per workflow
+//! name and step: counters, counts of each completed duration and of each
+//! duration bucket; per workflow name: run totals) in memory, then applies
+//! one upsert per changed key. A batch of 10,000 entries of one workflow
+//! therefore costs a few summary writes, and analytics read a few rows per
+//! step instead of every entry.
+//!
+//! Percentiles stay exact. The buckets are log-linear: durations below
+//! 128 µs have a bucket each; above, each power of two is split into 64
+//! buckets (under 1.6 % wide). Summing bucket counts tells which bucket holds
+//! the k-th duration and how many smaller ones precede it; the exact value
+//! is then found among that bucket's distinct durations only.
+
+use std::collections::HashMap;
+
+use rusqlite::{params, Connection};
+
+use crate::codec::{COMPLETED, STEP_COMPLETE, WORKFLOW_COMPLETE};
+
+/// Sub-bucket bits: each power of two above 2^BITS is split in 2^BITS.
+const BITS: u32 = 6;
+const EXACT_BELOW: i64 = 1 << (BITS + 1);
+
+/// The histogram bucket of a duration in microseconds (negative durations
+/// share bucket 0 with zero). Monotonic: `a <= b` implies
+/// `bucket(a) <= bucket(b)`.
+pub(crate) fn duration_bucket(us: i64) -> i64 {
+    if us <= 0 {
+        return 0;
+    }
+    if us < EXACT_BELOW {
+        return us;
+    }
+    let exponent = 63 - us.leading_zeros();
+    let shift = exponent - BITS;
+    let mantissa = us >> shift;
+    i64::from(shift) * (1 << BITS) + mantissa
+}
+
+/// The smallest duration of a bucket (`i64::MIN` for bucket 0, which also
+/// holds negative durations).
+fn bucket_start(bucket: i64) -> i64 {
+    if bucket <= 0 {
+        return i64::MIN;
+    }
+    if bucket < EXACT_BELOW {
+        return bucket;
+    }
+    let shift = bucket / (1 << BITS) - 1;
+    let mantissa = bucket - shift * (1 << BITS);
+    // Buckets past i64::MAX do not exist; saturate for the last one's end.
+    i64::try_from(i128::from(mantissa) << shift).unwrap_or(i64::MAX)
+}
+
+/// The inclusive range of durations in `bucket`.
+pub(crate) fn bucket_range(bucket: i64) -> (i64, i64) {
+    // No bucket starts at i64::MAX, so a saturated next start means the
+    // bucket runs to the end of the range.
+    let next = bucket_start(bucket + 1);
+    let end = if next == i64::MAX { i64::MAX } else { next - 1 };
+    (bucket_start(bucket), end)
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct StepDelta {
+    total: i64,
+    completed: i64,
+    failed: i64,
+    skipped: i64,
+    cancelled: i64,
+    flaky: i64,
+    completed_duration_us: i64,
+    max_us: Option<i64>,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct WorkflowDelta {
+    finished: i64,
+    succeeded: i64,
+    total_duration_us: i64,
+    total_steps: i64,
+}
+
+#[derive(Debug, Default)]
+struct NameDelta {
+    workflow: WorkflowDelta,
+    steps: HashMap<String, StepDelta>,
+    /// Per step, how many completions took each exact duration.
+    durations: HashMap<String, HashMap<i64, i64>>,
+}
+
+/// What a batch of entries adds to the summary tables.
+#[derive(Debug, Default)]
+pub(crate) struct SummaryDelta {
+    by_name: HashMap<String, NameDelta>,
+    entries: i64,
+}
+
+/// Status codes, mirrored from codec for the counters.
+const FAILED: i64 = 2;
+const SKIPPED: i64 = 3;
+const CANCELLED: i64 = 4;
+
+impl SummaryDelta {
+    /// Counts one entry, given its stored columns.
+    pub(crate) fn add_counts(
+        &mut self,
+        workflow_name: &str,
+        event_type: i64,
+        step_name: Option<&str>,
+        status: i64,
+        duration_us: i64,
+        attempt: i64,
+    ) {
+        self.entries += 1;
+        if event_type != STEP_COMPLETE && event_type != WORKFLOW_COMPLETE {
+            return;
+        }
+        let name = match self.by_name.get_mut(workflow_name) {
+            Some(name) => name,
+            None => self.by_name.entry(workflow_name.to_string()).or_default(),
+        };
+        if event_type == WORKFLOW_COMPLETE {
+            name.workflow.finished += 1;
+            name.workflow.succeeded += i64::from(status == COMPLETED);
+            name.workflow.total_duration_us += duration_us;
+            return;
+        }
+        name.workflow.total_steps += 1;
+        let step_key = step_name.unwrap_or_default();
+        let step = match name.steps.get_mut(step_key) {
+            Some(step) => step,
+            None => name.steps.entry(step_key.to_string()).or_default(),
+        };
+        step.total += 1;
+        match status {
+            COMPLETED => {
+                step.completed += 1;
+                step.flaky += i64::from(attempt > 1);
+                step.completed_duration_us += duration_us;
+                step.max_us = Some(step.max_us.map_or(duration_us, |m| m.max(duration_us)));
+                let durations = match name.durations.get_mut(step_key) {
+                    Some(durations) => durations,
+                    None => name.durations.entry(step_key.to_string()).or_default(),
+                };
+                *durations.entry(duration_us).or_insert(0) += 1;
+            }
+            FAILED => step.failed += 1,
+            SKIPPED => step.skipped += 1,
+            CANCELLED => step.cancelled += 1,
+            _ => {}
+        }
+    }
+
+    /// Writes the delta with one upsert per changed key. Call inside the
+    /// transaction that inserted the entries.
+    pub(crate) fn apply(&self, conn: &Connection) -> rusqlite::Result<()> {
+        let mut step_upsert = conn.prepare_cached(
+            "INSERT INTO step_stats (workflow_name, step_name, total, completed, failed, skipped,
+                                     cancelled, flaky, completed_duration_us, max_us)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+             ON CONFLICT (workflow_name, step_name) DO UPDATE SET
+                total = total + excluded.total,
+                completed = completed + excluded.completed,
+                failed = failed + excluded.failed,
+                skipped = skipped + excluded.skipped,
+                cancelled = cancelled + excluded.cancelled,
+                flaky = flaky + excluded.flaky,
+                completed_duration_us = completed_duration_us + excluded.completed_duration_us,
+                max_us = CASE WHEN max_us IS NULL OR excluded.max_us > max_us
+                              THEN excluded.max_us ELSE max_us END",
+        )?;
+        let mut duration_upsert = conn.prepare_cached(
+            "INSERT INTO step_duration_counts (workflow_name, step_name, duration_us, count)
+             VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (workflow_name, step_name, duration_us) DO UPDATE SET
+                count = count + excluded.count",
+        )?;
+        let mut bucket_upsert = conn.prepare_cached(
+            "INSERT INTO step_duration_buckets (workflow_name, step_name, bucket, count)
+             VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (workflow_name, step_name, bucket) DO UPDATE SET
+                count = count + excluded.count",
+        )?;
+        let mut workflow_upsert = conn.prepare_cached(
+            "INSERT INTO workflow_stats (workflow_name, finished, succeeded, total_duration_us,
+                                         total_steps)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (workflow_name) DO UPDATE SET
+                finished = finished + excluded.finished,
+                succeeded = succeeded + excluded.succeeded,
+                total_duration_us = total_duration_us + excluded.total_duration_us,
+                total_steps = total_steps + excluded.total_steps",
+        )?;
+        for (workflow_name, name) in &self.by_name {
+            let w = name.workflow;
+            workflow_upsert.execute(params![
+                workflow_name,
+                w.finished,
+                w.succeeded,
+                w.total_duration_us,
+                w.total_steps
+            ])?;
+            for (step_name, s) in &name.steps {
+                step_upsert.execute(params![
+                    workflow_name,
+                    step_name,
+                    s.total,
+                    s.completed,
+                    s.failed,
+                    s.skipped,
+                    s.cancelled,
+                    s.flaky,
+                    s.completed_duration_us,
+                    s.max_us
+                ])?;
+            }
+            for (step_name, durations) in &name.durations {
+                let mut buckets: HashMap<i64, i64> = HashMap::new();
+                for (duration, count) in durations {
+                    duration_upsert.execute(params![workflow_name, step_name, duration, count])?;
+                    *buckets.entry(duration_bucket(*duration)).or_insert(0) += count;
+                }
+                for (bucket, count) in buckets {
+                    bucket_upsert.execute(params![workflow_name, step_name, bucket, count])?;
+                }
+            }
+        }
+        if self.entries != 0 {
+            conn.prepare_cached(
+                "INSERT INTO journal_counters (name, value) VALUES ('entries', ?1)
+                 ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
+            )?
+            .execute([self.entries])?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_are_exact_below_128_us_and_contiguous_above() {
+        for us in 1..128 {
+            assert_eq!(duration_bucket(us), us);
+            assert_eq!(bucket_range(us), (us, us));
+        }
+        assert_eq!(duration_bucket(-5), 0);
+        assert_eq!(bucket_range(0), (i64::MIN, 0));
+        let mut previous_end = 127;
+        for bucket in 128..3000 {
+            let (start, end) = bucket_range(bucket);
+            assert_eq!(
+                start,
+                previous_end + 1,
+                "bucket {bucket} starts where {} ended",
+                bucket - 1
+            );
+            assert!(end >= start);
+            assert_eq!(duration_bucket(start), bucket);
+            assert_eq!(duration_bucket(end), bucket);
+            previous_end = end;
+        }
+    }
+
+    #[test]
+    fn buckets_are_at_most_one_sixty_fourth_of_their_start_wide() {
+        for us in [
+            128_i64,
+            1_000,
+            99_999,
+            1_000_000,
+            3_600_000_000,
+            i64::MAX / 3,
+        ] {
+            let (start, end) = bucket_range(duration_bucket(us));
+            assert!(start <= us && us <= end);
+            assert!(
+                (end - start + 1) * 64 <= start,
+                "bucket of {us} is [{start}, {end}]"
+            );
+        }
+    }
+
+    #[test]
+    fn the_largest_duration_has_a_bucket_that_ends_at_i64_max() {
+        let bucket = duration_bucket(i64::MAX);
+        let (start, end) = bucket_range(bucket);
+        assert!(start < i64::MAX);
+        assert_eq!(end, i64::MAX);
+    }
+}

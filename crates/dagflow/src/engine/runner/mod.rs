@@ -1,0 +1,415 @@
+//! The sync engine: `WorkflowRunner`.
+//!
+//! Steps run one after another on the caller's thread, in Kahn topological
+//! order (ties broken by insertion order), sharing one mutable
+//! [`WorkflowContext`]. A step whose dependency failed (or was skipped) is
+//! skipped with the reason "dependency failed"; the run goes on with the
+//! other steps. Use it for scripts and tools that want a simple, predictable,
+//! single-threaded pipeline; use the async [`Workflow`](crate::engine::workflow)
+//! for parallelism and retries.
+//!
+//! ```
+//! use dagflow::engine::runner::{WorkflowContext, WorkflowRunner, WorkflowStep};
+//! use serde_json::json;
+//!
+//! let mut runner = WorkflowRunner::new("build");
+//! runner
+//!     .add_step(WorkflowStep::new("compile").action(|_: &mut WorkflowContext| Ok::<_, String>(json!("app.bin"))))?
+//!     .add_step(WorkflowStep::new("test").depends_on(["compile"]))?;
+//! let result = runner.run(WorkflowContext::new())?;
+//! assert!(result.success);
+//! assert_eq!(result.completed, 2);
+//! assert_eq!(result.context.get("compile"), Some(&json!("app.bin")));
+//! # Ok::<(), dagflow::engine::runner::RunnerError>(())
+//! ```
+
+mod clock;
+mod context;
+mod error;
+mod plan;
+mod result;
+mod step;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde_json::Value;
+
+pub use context::WorkflowContext;
+pub use error::{RunnerError, StepError};
+pub use result::{StepResult, WorkflowResult};
+
+use clock::StepClock;
+use plan::Plan;
+use result::Outcomes;
+pub use step::{BoxError, StepAction, WorkflowStep};
+
+use crate::event::{
+    panic_message, Observer, Observers, RunDefinition, StatusCounts, TaskStatus, WorkflowEvent,
+};
+use crate::graph::{Dag, DagBuilder, TaskId};
+
+/// Runs a DAG of steps sequentially in topological order.
+///
+/// # Timeouts
+///
+/// A step without a timeout runs inline on the caller's thread. A step with
+/// a timeout runs on a helper thread with a *copy* of the context (values
+/// copied, earlier results shared); the runner waits for it at most the
+/// timeout:
+/// - if the step returns in time, the runner continues with the copy, so its
+///   changes to the context are kept;
+/// - if not, the step fails with [`StepError::Timeout`], the runner goes on
+///   with the context as it was before the step (everything the step wrote
+///   is discarded), and [`WorkflowContext::is_cancelled`] turns true inside
+///   the step. The thread cannot be killed: it runs until the action
+///   returns, and then its result is dropped. Actions with a timeout should
+///   check `is_cancelled()` in their loops and give up when it is true.
+///
+/// Copying the context costs a clone of its inserted values per timed step;
+/// keep large data out of the context or out of timed steps.
+///
+/// # Panics in steps
+///
+/// A panicking action fails its step with [`StepError::Panicked`]; the run
+/// goes on. Changes an inline step made to the context before panicking stay.
+///
+/// # Observers
+///
+/// [`observe`](Self::observe) attaches an [`Observer`] (the journal, a
+/// progress display); the runner emits the same [`WorkflowEvent`]s as the
+/// async engine: `WorkflowStarted`, then per step `TaskStarted` (attempt 1)
+/// followed by `TaskCompleted` or `TaskFailed`, or only `TaskSkipped`, then
+/// `WorkflowCompleted`. Without observers no event is built.
+#[derive(Clone, Default)]
+pub struct WorkflowRunner {
+    name: Arc<str>,
+    steps: Vec<WorkflowStep>,
+    builder: DagBuilder,
+    plan: OnceLock<Arc<Plan>>,
+    observers: Observers,
+}
+
+impl std::fmt::Debug for WorkflowRunner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkflowRunner")
+            .field("name", &self.name)
+            .field("steps", &self.steps.len())
+            .field("observers", &self.observers)
+            .finish()
+    }
+}
+
+impl WorkflowRunner {
+    /// An empty runner for the workflow called `name` (the name runs are
+    /// journaled and analysed under).
+    pub fn new(name: impl Into<String>) -> Self {
+        WorkflowRunner {
+            name: Arc::from(name.into()),
+            ..Self::default()
+        }
+    }
+
+    /// The workflow's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Adds a step. A name already used is an error
+    /// ([`GraphError::DuplicateTask`](crate::GraphError::DuplicateTask)) and
+    /// leaves the runner unchanged; dependencies may name steps added later.
+    pub fn add_step(&mut self, step: WorkflowStep) -> Result<&mut Self, RunnerError> {
+        self.builder.add(step.name.as_str(), &step.depends_on)?;
+        self.steps.push(step);
+        self.plan = OnceLock::new();
+        Ok(self)
+    }
+
+    /// Attaches an observer that receives every event of every run.
+    pub fn observe(&mut self, observer: Arc<dyn Observer>) -> &mut Self {
+        self.observers.push(observer);
+        self
+    }
+
+    /// Number of steps.
+    pub fn step_count(&self) -> usize {
+        self.steps.len()
+    }
+
+    /// Step names in insertion order.
+    pub fn step_names(&self) -> Vec<&str> {
+        self.steps.iter().map(|s| s.name.as_str()).collect()
+    }
+
+    /// The steps in insertion order.
+    pub fn steps(&self) -> &[WorkflowStep] {
+        &self.steps
+    }
+
+    /// The step called `name`.
+    pub fn step(&self, name: &str) -> Option<&WorkflowStep> {
+        self.builder.id(name).map(|id| &self.steps[id.index()])
+    }
+
+    /// Checks dependencies and cycles, and caches the validated graph so
+    /// that [`run`](Self::run) does not build it again.
+    pub fn validate(&self) -> Result<(), RunnerError> {
+        self.plan().map(drop)
+    }
+
+    /// The validated graph of the steps.
+    pub fn dag(&self) -> Result<Arc<Dag>, RunnerError> {
+        Ok(Arc::clone(&self.plan()?.dag))
+    }
+
+    fn plan(&self) -> Result<Arc<Plan>, RunnerError> {
+        if let Some(plan) = self.plan.get() {
+            return Ok(Arc::clone(plan));
+        }
+        let dag = Arc::new(self.builder.clone().build()?);
+        let plan = Arc::new(Plan::new(dag, &self.steps));
+        Ok(Arc::clone(self.plan.get_or_init(|| plan)))
+    }
+
+    /// The run definition (graph and per-step definition texts) that
+    /// observers and journal fingerprints see.
+    pub fn definition(&self) -> Result<RunDefinition, RunnerError> {
+        Ok(RunDefinition {
+            dag: self.dag()?,
+            task_definitions: self.steps.iter().map(|s| s.definition.clone()).collect(),
+        })
+    }
+
+    /// Runs every step once, in topological order, starting from `context`.
+    ///
+    /// Fails only if the steps do not form a valid DAG (unknown dependency,
+    /// cycle); step failures are reported in the result.
+    pub fn run(&self, context: WorkflowContext) -> Result<WorkflowResult, RunnerError> {
+        let plan = self.plan()?;
+        let dag = &plan.dag;
+        let run_id: Arc<str> = Arc::from(uuid::Uuid::new_v4().to_string());
+        let observe = !self.observers.is_empty();
+        let started_at = SystemTime::now();
+        let start = Instant::now();
+        let mut context = context;
+        context.begin_run(Arc::clone(&plan));
+
+        if observe {
+            self.observers.clear_errors();
+            self.observers.emit(&WorkflowEvent::WorkflowStarted {
+                run_id: Arc::clone(&run_id),
+                workflow: Arc::clone(&self.name),
+                definition: Arc::new(self.definition()?),
+                resumed_from: None,
+                at: started_at,
+            });
+        }
+
+        let mut outcomes = Outcomes::new(Arc::clone(&plan));
+        let mut counts = StatusCounts::default();
+        // One clock reading per step: the end of a step starts the next.
+        let clock = StepClock::start(!observe);
+        let mut last = clock.now();
+        for (position, step) in plan.steps.iter().enumerate() {
+            if let Some(ahead) = plan.steps.get(position + PREFETCH_AHEAD) {
+                if let Some(action) = &ahead.action {
+                    prefetch(action.data_ptr());
+                }
+            }
+            let id = step.id;
+            let blocker = plan
+                .dependencies(position)
+                .iter()
+                .find(|&&d| outcomes.status[d as usize] != TaskStatus::Completed);
+            if let Some(&blocker) = blocker {
+                outcomes.status[position] = TaskStatus::Skipped;
+                outcomes.errors[position] = Some(Box::new(StepError::DependencyFailed {
+                    dependency: Arc::clone(dag.name_arc(plan.steps[blocker as usize].id)),
+                }));
+                counts.skipped += 1;
+                if observe {
+                    self.emit_skipped(&run_id, id, dag);
+                }
+                continue;
+            }
+
+            if observe {
+                self.observers.emit(&WorkflowEvent::TaskStarted {
+                    run_id: Arc::clone(&run_id),
+                    task: Arc::clone(dag.name_arc(id)),
+                    task_id: id,
+                    attempt: 1,
+                    at: SystemTime::now(),
+                });
+                last = clock.now();
+            }
+            let outcome = match (&step.action, step.timeout) {
+                (None, _) => Ok(Value::Null),
+                (Some(action), None) => run_inline(action, &mut context),
+                (Some(action), Some(limit)) => run_with_timeout(action, &mut context, limit),
+            };
+            let now = clock.now();
+            outcomes.durations[position] = now.wrapping_sub(last);
+            last = now;
+            // Nanoseconds already: observers turn the TSC path off.
+            let duration = Duration::from_nanos(outcomes.durations[position]);
+
+            match outcome {
+                Ok(mut value) => {
+                    outcomes.status[position] = TaskStatus::Completed;
+                    counts.completed += 1;
+                    if observe {
+                        value = self.emit_completed(&run_id, id, dag, duration, value);
+                    }
+                    context.record_result(position, dag.name(id), value);
+                }
+                Err(error) => {
+                    outcomes.status[position] = TaskStatus::Failed;
+                    counts.failed += 1;
+                    tracing::debug!(workflow = %self.name, step = dag.name(id), %error, "step failed");
+                    if observe {
+                        self.observers.emit(&WorkflowEvent::TaskFailed {
+                            run_id: Arc::clone(&run_id),
+                            task: Arc::clone(dag.name_arc(id)),
+                            task_id: id,
+                            attempt: 1,
+                            duration,
+                            error: error.to_string(),
+                            at: SystemTime::now(),
+                        });
+                    }
+                    outcomes.errors[position] = Some(Box::new(error));
+                }
+            }
+        }
+        clock.finish(&mut outcomes.durations);
+        outcomes.results = context.share_results();
+
+        let duration = start.elapsed();
+        let success = WorkflowResult::success_rule(counts);
+        let observer_errors = if observe {
+            self.observers.emit(&WorkflowEvent::WorkflowCompleted {
+                run_id: Arc::clone(&run_id),
+                workflow: Arc::clone(&self.name),
+                success,
+                duration,
+                counts,
+                at: SystemTime::now(),
+            });
+            self.observers.errors()
+        } else {
+            Vec::new()
+        };
+        Ok(WorkflowResult {
+            workflow_id: run_id.to_string(),
+            workflow_name: self.name.to_string(),
+            success,
+            started_at,
+            duration,
+            completed: counts.completed,
+            failed: counts.failed,
+            skipped: counts.skipped,
+            context,
+            observer_errors,
+            outcomes,
+        })
+    }
+
+    fn emit_skipped(&self, run_id: &Arc<str>, id: TaskId, dag: &Dag) {
+        self.observers.emit(&WorkflowEvent::TaskSkipped {
+            run_id: Arc::clone(run_id),
+            task: Arc::clone(dag.name_arc(id)),
+            task_id: id,
+            reason: "dependency failed".to_string(),
+            at: SystemTime::now(),
+        });
+    }
+
+    /// Emits `TaskCompleted` and hands the value back (without a copy unless
+    /// an observer kept it).
+    fn emit_completed(
+        &self,
+        run_id: &Arc<str>,
+        id: TaskId,
+        dag: &Dag,
+        duration: Duration,
+        value: Value,
+    ) -> Value {
+        let shared = Arc::new(value);
+        self.observers.emit(&WorkflowEvent::TaskCompleted {
+            run_id: Arc::clone(run_id),
+            task: Arc::clone(dag.name_arc(id)),
+            task_id: id,
+            attempt: 1,
+            duration,
+            result: Arc::clone(&shared),
+            at: SystemTime::now(),
+        });
+        Arc::try_unwrap(shared).unwrap_or_else(|kept| Value::clone(&kept))
+    }
+}
+
+/// How many steps ahead the runner asks the CPU to fetch an action's
+/// closure: closures of large workflows are scattered over the heap, and
+/// without this nearly every call waits for main memory.
+const PREFETCH_AHEAD: usize = 16;
+
+/// Hints the CPU to load the cache line at `ptr` (no effect elsewhere than
+/// x86_64).
+#[inline(always)]
+fn prefetch(ptr: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is only a hint: it never faults, whatever the
+    // address, and changes no memory. SSE is part of the x86_64 baseline.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(ptr.cast::<i8>());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = ptr;
+}
+
+/// Runs an action on the caller's thread, turning a panic into a failure.
+fn run_inline(action: &StepAction, context: &mut WorkflowContext) -> Result<Value, StepError> {
+    match catch_unwind(AssertUnwindSafe(|| action.call(context))) {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => Err(StepError::Action(error)),
+        Err(panic) => Err(StepError::Panicked {
+            message: panic_message(&*panic),
+        }),
+    }
+}
+
+/// Runs an action on a helper thread with a copy of the context and waits
+/// at most `limit` (see "Timeouts" on [`WorkflowRunner`]).
+fn run_with_timeout(
+    action: &StepAction,
+    context: &mut WorkflowContext,
+    limit: Duration,
+) -> Result<Value, StepError> {
+    let cancelled = Arc::new(AtomicBool::new(false));
+    let mut fork = context.fork(Arc::clone(&cancelled));
+    let action = action.clone();
+    let (sender, receiver) = mpsc::sync_channel(1);
+    std::thread::Builder::new()
+        .name("dagflow-step".to_string())
+        .spawn(move || {
+            let outcome = run_inline(&action, &mut fork);
+            // After a timeout nobody listens any more; the result is dropped.
+            let _ = sender.send((outcome, fork));
+        })
+        .map_err(StepError::Spawn)?;
+    match receiver.recv_timeout(limit) {
+        Ok((outcome, fork)) => {
+            context.adopt(fork);
+            outcome
+        }
+        Err(RecvTimeoutError::Timeout) => {
+            cancelled.store(true, Ordering::Release);
+            Err(StepError::Timeout { after: limit })
+        }
+        Err(RecvTimeoutError::Disconnected) => Err(StepError::Lost),
+    }
+}

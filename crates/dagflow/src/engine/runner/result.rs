@@ -1,0 +1,135 @@
+//! What a sync run returns.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use serde_json::Value;
+
+use super::context::{StepResults, WorkflowContext};
+use super::error::StepError;
+use super::plan::Plan;
+use crate::event::{StatusCounts, TaskStatus};
+
+/// The outcome of one step, borrowed from its [`WorkflowResult`].
+#[derive(Debug, Clone, Copy)]
+pub struct StepResult<'a> {
+    /// The step's name.
+    pub name: &'a str,
+    /// `Completed`, `Failed` or `Skipped`.
+    pub status: TaskStatus,
+    /// The result of a completed step.
+    pub result: Option<&'a Value>,
+    /// Why the step failed or was skipped.
+    pub error: Option<&'a StepError>,
+    /// How long the step ran (zero when skipped).
+    pub duration: Duration,
+}
+
+/// Per-step outcomes of a run by position in execution order (struct of
+/// arrays, so a run of 100,000 steps makes no per-step allocation).
+#[derive(Debug)]
+pub(crate) struct Outcomes {
+    pub(crate) plan: Arc<Plan>,
+    pub(crate) status: Vec<TaskStatus>,
+    /// Nanoseconds (after the run; ticks while it runs).
+    pub(crate) durations: Vec<u64>,
+    pub(crate) errors: Vec<Option<Box<StepError>>>,
+    pub(crate) results: Option<Arc<StepResults>>,
+}
+
+impl Outcomes {
+    pub(crate) fn new(plan: Arc<Plan>) -> Self {
+        let n = plan.steps.len();
+        Outcomes {
+            plan,
+            status: vec![TaskStatus::Pending; n],
+            durations: vec![0; n],
+            errors: (0..n).map(|_| None).collect(),
+            results: None,
+        }
+    }
+
+    fn view(&self, position: usize) -> StepResult<'_> {
+        StepResult {
+            name: self.plan.dag.name(self.plan.steps[position].id),
+            status: self.status[position],
+            result: self.results.as_ref().and_then(|r| r.at(position)),
+            error: self.errors[position].as_deref(),
+            duration: Duration::from_nanos(self.durations[position]),
+        }
+    }
+}
+
+/// The outcome of [`WorkflowRunner::run`](super::WorkflowRunner::run).
+#[derive(Debug)]
+pub struct WorkflowResult {
+    /// Unique id of this run (a UUID v4).
+    pub workflow_id: String,
+    /// The workflow's name.
+    pub workflow_name: String,
+    /// At least one step completed, none failed, and every step completed
+    /// or was skipped (see [`WorkflowResult::success_rule`]).
+    pub success: bool,
+    /// When the run started.
+    pub started_at: SystemTime,
+    /// Wall time of the run.
+    pub duration: Duration,
+    /// Steps that completed.
+    pub completed: usize,
+    /// Steps that failed.
+    pub failed: usize,
+    /// Steps that were skipped.
+    pub skipped: usize,
+    /// The context after the last step, with every completed step's result.
+    pub context: WorkflowContext,
+    /// Failures reported by observers during the run (the run went on).
+    pub observer_errors: Vec<String>,
+    pub(crate) outcomes: Outcomes,
+}
+
+impl WorkflowResult {
+    /// The specification's success rule: at least one step completed, none
+    /// failed, and every step either completed or was skipped. A workflow
+    /// without steps, or whose steps were all skipped, did not succeed.
+    ///
+    /// ```
+    /// use dagflow::engine::runner::WorkflowResult;
+    /// use dagflow::event::StatusCounts;
+    ///
+    /// let ok = StatusCounts { completed: 2, skipped: 1, ..Default::default() };
+    /// assert!(WorkflowResult::success_rule(ok));
+    /// assert!(!WorkflowResult::success_rule(StatusCounts::default()));
+    /// assert!(!WorkflowResult::success_rule(StatusCounts { skipped: 3, ..Default::default() }));
+    /// ```
+    pub fn success_rule(counts: StatusCounts) -> bool {
+        counts.completed > 0 && counts.failed == 0 && counts.cancelled == 0
+    }
+
+    /// Every step, in the order the runner took them (Kahn order).
+    pub fn steps(&self) -> impl ExactSizeIterator<Item = StepResult<'_>> + '_ {
+        (0..self.outcomes.status.len()).map(|position| self.outcomes.view(position))
+    }
+
+    /// The outcome of the step called `name`.
+    pub fn step(&self, name: &str) -> Option<StepResult<'_>> {
+        self.outcomes
+            .plan
+            .position_of(name)
+            .map(|position| self.outcomes.view(position))
+    }
+
+    /// Number of steps.
+    pub fn step_count(&self) -> usize {
+        self.outcomes.status.len()
+    }
+
+    /// Steps per final state.
+    pub fn counts(&self) -> StatusCounts {
+        StatusCounts {
+            completed: self.completed,
+            failed: self.failed,
+            skipped: self.skipped,
+            cancelled: 0,
+        }
+    }
+}

@@ -1,1 +1,0 @@
-//! The async engine: `Workflow`.

@@ -1,0 +1,331 @@
+//! Running one task: condition, attempts with timeout and cancellation,
+//! panics caught, result transform, retries with backoff.
+
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant, SystemTime};
+
+use futures::FutureExt;
+use serde_json::Value;
+
+use super::context::TaskContext;
+use super::error::TaskError;
+use super::options::{Action, ConditionFn, TaskSpec};
+use super::scheduler::{Finished, Note, Output, RunShared};
+use crate::event::{panic_message, TaskStatus, WorkflowEvent};
+use crate::graph::TaskId;
+
+/// How a task ended, plus the duration of its last attempt (for events).
+pub(crate) struct Execution {
+    pub(crate) finished: Finished,
+    pub(crate) last_attempt: Duration,
+}
+
+impl Execution {
+    fn settled(status: TaskStatus, reason: Arc<str>) -> Execution {
+        Execution {
+            finished: Finished::settled(status, reason),
+            last_attempt: Duration::ZERO,
+        }
+    }
+}
+
+/// Runs task `id` to its final state. Never panics on user code.
+///
+/// A task without options takes a lean path whose future stays small (it
+/// lives in every spawned tokio task); options go through a boxed general
+/// path.
+pub(crate) async fn execute(run: &Arc<RunShared>, id: TaskId) -> Execution {
+    if let Some(reason) = run.stop_reason() {
+        return Execution::settled(TaskStatus::Cancelled, reason);
+    }
+    let Some(spec) = run.tasks.get(id.index()) else {
+        return Execution::settled(TaskStatus::Failed, Arc::from("the task has no action"));
+    };
+    if spec.extras.is_some() || run.semaphore.is_some() {
+        return Box::pin(execute_with_options(run, id, spec)).await;
+    }
+    run.emit(|run_id| WorkflowEvent::TaskStarted {
+        run_id,
+        task: Arc::clone(run.dag.name_arc(id)),
+        task_id: id,
+        attempt: 1,
+        at: SystemTime::now(),
+    });
+    let started = Instant::now();
+    let ctx = TaskContext::new(Arc::clone(run), id, 1);
+    let outcome = Abandonable::new(run, invoke(&spec.action, ctx)).await;
+    let duration = started.elapsed();
+    match outcome {
+        Ok(value) => completed(value, 1, duration, duration),
+        Err(error) if run.is_cancelling() => {
+            let reason = run
+                .stop_reason()
+                .unwrap_or_else(|| Arc::from("workflow cancelled"));
+            stopped(run, reason, Some((error, duration)), started, 1)
+        }
+        Err(error) => failed(error, 1, duration, duration),
+    }
+}
+
+/// [`execute`] for tasks with options: condition, concurrency permit,
+/// attempts under a timeout, result transform, retries.
+async fn execute_with_options(run: &Arc<RunShared>, id: TaskId, spec: &TaskSpec) -> Execution {
+    let extras = spec.extras.as_deref();
+    if let Some(condition) = extras.and_then(|e| e.condition.as_deref()) {
+        if let Some(reason) = skip_reason(run, id, condition) {
+            return Execution::settled(TaskStatus::Skipped, Arc::from(reason));
+        }
+    }
+    let policy = extras.and_then(|e| e.retry.as_ref());
+    let max_attempts = policy.map_or(1, |p| p.attempts());
+    let started = Instant::now();
+    let mut last_error: Option<(TaskError, Duration)> = None;
+    let mut attempt = 1u32;
+    loop {
+        let permit = match &run.semaphore {
+            Some(semaphore) => semaphore.acquire().await.ok(),
+            None => None,
+        };
+        if permit.is_some() || attempt > 1 {
+            if let Some(reason) = run.stop_reason() {
+                return stopped(run, reason, last_error, started, attempt - 1);
+            }
+        }
+        run.emit(|run_id| WorkflowEvent::TaskStarted {
+            run_id,
+            task: Arc::clone(run.dag.name_arc(id)),
+            task_id: id,
+            attempt,
+            at: SystemTime::now(),
+        });
+        let attempt_start = if attempt == 1 {
+            started
+        } else {
+            Instant::now()
+        };
+        let outcome = attempt_once(run, spec, id, attempt).await;
+        drop(permit);
+        let end = Instant::now();
+        let this_attempt = end - attempt_start;
+        let error = match outcome {
+            Ok(value) => return completed(value, attempt, end - started, this_attempt),
+            Err(error) => error,
+        };
+        if run.is_cancelling() {
+            let reason = run
+                .stop_reason()
+                .unwrap_or_else(|| Arc::from("workflow cancelled"));
+            return stopped(run, reason, Some((error, this_attempt)), started, attempt);
+        }
+        let retry = match policy {
+            Some(p) if attempt < max_attempts && p.should_retry(&error) && !run.is_stopping() => p,
+            _ => return failed(error, attempt, end - started, this_attempt),
+        };
+        let delay = retry.delay_with_jitter(attempt);
+        tracing::debug!(task = run.dag.name(id), attempt, ?delay, %error, "attempt failed; retrying");
+        run.emit(|run_id| WorkflowEvent::TaskRetrying {
+            run_id,
+            task: Arc::clone(run.dag.name_arc(id)),
+            task_id: id,
+            attempt,
+            delay,
+            duration: this_attempt,
+            error: error.to_string(),
+            at: SystemTime::now(),
+        });
+        last_error = Some((error, this_attempt));
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            () = run.stop_token.cancelled() => {
+                let reason = run.stop_reason().unwrap_or_else(|| Arc::from("workflow stopped"));
+                return stopped(run, reason, last_error, started, attempt);
+            }
+        }
+        attempt += 1;
+    }
+}
+
+fn completed(value: Value, attempts: u32, total: Duration, last: Duration) -> Execution {
+    Execution {
+        finished: Finished {
+            status: TaskStatus::Completed,
+            attempts,
+            duration: total,
+            output: Some(Output::Owned(value)),
+            note: None,
+        },
+        last_attempt: last,
+    }
+}
+
+fn failed(error: TaskError, attempts: u32, total: Duration, last: Duration) -> Execution {
+    tracing::debug!(attempts, %error, "task failed");
+    Execution {
+        finished: Finished {
+            status: TaskStatus::Failed,
+            attempts,
+            duration: total,
+            output: None,
+            note: Some(Box::new(Note::Error(Arc::new(error)))),
+        },
+        last_attempt: last,
+    }
+}
+
+/// The run stopped while the task was between or inside attempts. A task
+/// that already failed an attempt and is only stopped by fail-fast keeps
+/// its failure; otherwise it is cancelled.
+fn stopped(
+    run: &RunShared,
+    reason: Arc<str>,
+    last_error: Option<(TaskError, Duration)>,
+    started: Instant,
+    attempts: u32,
+) -> Execution {
+    match last_error {
+        Some((error, last)) if !run.is_cancelling() => {
+            failed(error, attempts, started.elapsed(), last)
+        }
+        Some((_, last)) => Execution {
+            finished: Finished {
+                status: TaskStatus::Cancelled,
+                attempts,
+                duration: started.elapsed(),
+                output: None,
+                note: Some(Box::new(Note::Reason(reason))),
+            },
+            last_attempt: last,
+        },
+        None => Execution::settled(TaskStatus::Cancelled, reason),
+    }
+}
+
+/// Evaluates a condition; `Some(reason)` means skip.
+fn skip_reason(run: &Arc<RunShared>, id: TaskId, condition: &ConditionFn) -> Option<String> {
+    let ctx = TaskContext::new(Arc::clone(run), id, 0);
+    match catch_unwind(AssertUnwindSafe(|| condition(&ctx))) {
+        Ok(Ok(true)) => None,
+        Ok(Ok(false)) => Some("condition was false".to_string()),
+        Ok(Err(e)) => Some(format!("condition failed: {e}")),
+        Err(panic) => Some(format!(
+            "condition failed: it panicked: {}",
+            panic_message(&*panic)
+        )),
+    }
+}
+
+/// One attempt: the action under the task's timeout, abandoned when the run
+/// is cancelled and the grace period is over; then the result transform.
+async fn attempt_once(
+    run: &Arc<RunShared>,
+    spec: &TaskSpec,
+    id: TaskId,
+    attempt: u32,
+) -> Result<Value, TaskError> {
+    let extras = spec.extras.as_deref();
+    let ctx = TaskContext::new(Arc::clone(run), id, attempt);
+    let action = invoke(&spec.action, ctx);
+    let value = match extras.and_then(|e| e.timeout) {
+        Some(after) => {
+            let bounded = async move {
+                tokio::time::timeout(after, action)
+                    .await
+                    .unwrap_or(Err(TaskError::Timeout { after }))
+            };
+            Abandonable::new(run, bounded).await
+        }
+        None => Abandonable::new(run, action).await,
+    }?;
+    match extras.and_then(|e| e.transform.as_deref()) {
+        None => Ok(value),
+        Some(transform) => match catch_unwind(AssertUnwindSafe(|| transform(value))) {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(TaskError::Transform(e)),
+            Err(panic) => Err(TaskError::Panicked {
+                message: format!("transform_result panicked: {}", panic_message(&*panic)),
+            }),
+        },
+    }
+}
+
+/// Calls the action; a panic (while creating or polling its future, or on
+/// the blocking thread) becomes [`TaskError::Panicked`].
+async fn invoke(action: &Action, ctx: TaskContext) -> Result<Value, TaskError> {
+    match action {
+        Action::Async(f) => {
+            let future = match catch_unwind(AssertUnwindSafe(|| f(ctx))) {
+                Ok(future) => future,
+                Err(panic) => return Err(panicked(&*panic)),
+            };
+            match AssertUnwindSafe(future).catch_unwind().await {
+                Ok(result) => result,
+                Err(panic) => Err(panicked(&*panic)),
+            }
+        }
+        Action::Blocking(f) => {
+            let f = Arc::clone(f);
+            match tokio::task::spawn_blocking(move || f(ctx)).await {
+                Ok(result) => result,
+                Err(e) if e.is_panic() => Err(panicked(&*e.into_panic())),
+                Err(_) => Err(TaskError::Cancelled),
+            }
+        }
+    }
+}
+
+fn panicked(payload: &(dyn std::any::Any + Send)) -> TaskError {
+    TaskError::Panicked {
+        message: panic_message(payload),
+    }
+}
+
+/// An attempt that the engine abandons once the run is cancelled and the
+/// grace period is over.
+///
+/// The action is always polled first, so one that returns as soon as it
+/// sees the token cancelled still delivers its own result. The wait for
+/// cancellation is only set up (boxed) when the action is first pending:
+/// actions that finish at their first poll cost nothing extra.
+struct Abandonable<'a, F> {
+    run: &'a RunShared,
+    action: Pin<Box<F>>,
+    cancelled: Option<Pin<Box<dyn Future<Output = ()> + Send + 'a>>>,
+}
+
+impl<'a, F> Abandonable<'a, F>
+where
+    F: Future<Output = Result<Value, TaskError>> + Send,
+{
+    fn new(run: &'a RunShared, action: F) -> Self {
+        Abandonable {
+            run,
+            action: Box::pin(action),
+            cancelled: None,
+        }
+    }
+}
+
+impl<F> Future for Abandonable<'_, F>
+where
+    F: Future<Output = Result<Value, TaskError>> + Send,
+{
+    type Output = Result<Value, TaskError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if let Poll::Ready(result) = self.action.as_mut().poll(cx) {
+            return Poll::Ready(result);
+        }
+        let run = self.run;
+        let cancelled = self
+            .cancelled
+            .get_or_insert_with(|| Box::pin(run.cancelled_after_grace()));
+        match cancelled.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(TaskError::Cancelled)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}

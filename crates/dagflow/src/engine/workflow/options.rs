@@ -1,0 +1,297 @@
+//! Per-task options and the type-erased actions the scheduler calls.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use serde_json::{Map, Value};
+
+use super::context::TaskContext;
+use super::error::{BoxError, TaskError};
+use super::retry::RetryPolicy;
+
+type AsyncFn = dyn Fn(TaskContext) -> BoxFuture<'static, Result<Value, TaskError>> + Send + Sync;
+type BlockingFn = dyn Fn(TaskContext) -> Result<Value, TaskError> + Send + Sync;
+pub(crate) type ConditionFn = dyn Fn(&TaskContext) -> Result<bool, BoxError> + Send + Sync;
+pub(crate) type TransformFn = dyn Fn(Value) -> Result<Value, BoxError> + Send + Sync;
+
+/// What a task does: an async closure polled on the runtime, or a blocking
+/// closure run on tokio's blocking pool.
+#[derive(Clone)]
+pub(crate) enum Action {
+    Async(Arc<AsyncFn>),
+    Blocking(Arc<BlockingFn>),
+}
+
+impl Action {
+    pub(crate) fn from_async<F, Fut, E>(action: F) -> Action
+    where
+        F: Fn(TaskContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Value, E>> + Send + 'static,
+        E: Into<BoxError>,
+    {
+        Action::Async(Arc::new(move |ctx| {
+            action(ctx)
+                .map(|r| r.map_err(|e| TaskError::Action(e.into())))
+                .boxed()
+        }))
+    }
+
+    pub(crate) fn from_blocking<F, E>(action: F) -> Action
+    where
+        F: Fn(TaskContext) -> Result<Value, E> + Send + Sync + 'static,
+        E: Into<BoxError>,
+    {
+        Action::Blocking(Arc::new(move |ctx| {
+            action(ctx).map_err(|e| TaskError::Action(e.into()))
+        }))
+    }
+}
+
+/// Options of one task: dependencies, timeout, retries, condition, result
+/// transform, tags, metadata. Built with chained calls.
+///
+/// ```
+/// use dagflow::engine::workflow::{RetryPolicy, TaskOptions};
+/// use std::time::Duration;
+///
+/// let options = TaskOptions::new()
+///     .depends_on(["extract", "schema"])
+///     .timeout(Duration::from_secs(30))
+///     .retry(RetryPolicy::default().max_attempts(3))
+///     .when(|ctx| ctx.result("schema").is_some())
+///     .tag("etl")
+///     .metadata("owner", "data-team");
+/// ```
+#[derive(Default, Clone)]
+pub struct TaskOptions {
+    pub(crate) dependencies: Vec<Box<str>>,
+    pub(crate) extras: TaskExtras,
+}
+
+/// The rarely used options, boxed per task only when one is set so that a
+/// plain task costs a few words.
+#[derive(Default, Clone)]
+pub(crate) struct TaskExtras {
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) retry: Option<RetryPolicy>,
+    pub(crate) condition: Option<Arc<ConditionFn>>,
+    pub(crate) transform: Option<Arc<TransformFn>>,
+    pub(crate) tags: Vec<String>,
+    pub(crate) metadata: Map<String, Value>,
+    pub(crate) definition: Option<String>,
+}
+
+impl TaskExtras {
+    fn is_default(&self) -> bool {
+        self.timeout.is_none()
+            && self.retry.is_none()
+            && self.condition.is_none()
+            && self.transform.is_none()
+            && self.tags.is_empty()
+            && self.metadata.is_empty()
+            && self.definition.is_none()
+    }
+}
+
+impl fmt::Debug for TaskOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let e = &self.extras;
+        f.debug_struct("TaskOptions")
+            .field("dependencies", &self.dependencies)
+            .field("timeout", &e.timeout)
+            .field("retry", &e.retry)
+            .field("condition", &e.condition.is_some())
+            .field("transform_result", &e.transform.is_some())
+            .field("tags", &e.tags)
+            .field("metadata", &e.metadata)
+            .field("definition", &e.definition)
+            .finish()
+    }
+}
+
+impl TaskOptions {
+    /// No dependencies, no timeout, a single attempt, always runs.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds tasks that must complete before this one starts. They may be
+    /// added to the workflow later; `run()` checks that they exist.
+    pub fn depends_on<I, S>(mut self, dependencies: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.dependencies
+            .extend(dependencies.into_iter().map(|d| Box::from(d.as_ref())));
+        self
+    }
+
+    /// Fails an attempt that runs longer than `timeout` with
+    /// [`TaskError::Timeout`] (retried like any other error). An async
+    /// action is dropped at the timeout; a blocking one keeps its thread
+    /// until it returns, but its result is ignored.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.extras.timeout = Some(timeout);
+        self
+    }
+
+    /// Retries failed attempts according to `policy`.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.extras.retry = Some(policy);
+        self
+    }
+
+    /// Runs the task only if `condition` returns `Ok(true)` when the task
+    /// becomes ready; `Ok(false)` skips it with reason "condition was
+    /// false", an error or a panic skips it with reason "condition failed:
+    /// ...". Its context has `attempt() == 0` and the results of the
+    /// finished dependencies.
+    pub fn condition<F, E>(mut self, condition: F) -> Self
+    where
+        F: Fn(&TaskContext) -> Result<bool, E> + Send + Sync + 'static,
+        E: Into<BoxError>,
+    {
+        self.extras.condition = Some(Arc::new(move |ctx| condition(ctx).map_err(Into::into)));
+        self
+    }
+
+    /// Like [`condition`](Self::condition) for a condition that cannot fail.
+    pub fn when<F>(self, condition: F) -> Self
+    where
+        F: Fn(&TaskContext) -> bool + Send + Sync + 'static,
+    {
+        self.condition(move |ctx| Ok::<bool, std::convert::Infallible>(condition(ctx)))
+    }
+
+    /// Replaces a successful result by `transform(result)`. An error fails
+    /// the attempt with [`TaskError::Transform`].
+    pub fn transform_result<F, E>(mut self, transform: F) -> Self
+    where
+        F: Fn(Value) -> Result<Value, E> + Send + Sync + 'static,
+        E: Into<BoxError>,
+    {
+        self.extras.transform = Some(Arc::new(move |v| transform(v).map_err(Into::into)));
+        self
+    }
+
+    /// Adds a tag (free text, e.g. for grouping in reports).
+    pub fn tag(mut self, tag: impl Into<String>) -> Self {
+        self.extras.tags.push(tag.into());
+        self
+    }
+
+    /// Adds several tags.
+    pub fn tags<I, S>(mut self, tags: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.extras.tags.extend(tags.into_iter().map(Into::into));
+        self
+    }
+
+    /// Sets a metadata entry, readable from the task's context.
+    pub fn metadata(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.extras.metadata.insert(key.into(), value.into());
+        self
+    }
+
+    /// Text that defines what the task does beyond its closure, such as the
+    /// shell command it runs. The journal fingerprints it to notice changed
+    /// definitions when a run is resumed.
+    pub fn definition(mut self, definition: impl Into<String>) -> Self {
+        self.extras.definition = Some(definition.into());
+        self
+    }
+
+    pub(crate) fn into_parts(self) -> (Vec<Box<str>>, Option<Box<TaskExtras>>) {
+        let extras = if self.extras.is_default() {
+            None
+        } else {
+            Some(Box::new(self.extras))
+        };
+        (self.dependencies, extras)
+    }
+}
+
+/// A task as stored by the workflow, indexed like the graph's `TaskId`.
+#[derive(Clone)]
+pub(crate) struct TaskSpec {
+    pub(crate) action: Action,
+    pub(crate) extras: Option<Box<TaskExtras>>,
+}
+
+/// A named task with its action and options, not yet part of a workflow;
+/// what the factories ([`Workflow::chain`](super::Workflow::chain) and
+/// friends) take.
+///
+/// ```
+/// use dagflow::engine::workflow::{Task, TaskContext, TaskOptions};
+/// use serde_json::json;
+///
+/// let fetch = Task::new("fetch", |_ctx: TaskContext| async { Ok::<_, String>(json!(1)) });
+/// let parse = Task::blocking("parse", |_ctx: TaskContext| Ok::<_, String>(json!(2)))
+///     .options(TaskOptions::new().tag("cpu"));
+/// assert_eq!(parse.name(), "parse");
+/// # let _ = fetch;
+/// ```
+#[derive(Clone)]
+pub struct Task {
+    pub(crate) name: String,
+    pub(crate) action: Action,
+    pub(crate) options: TaskOptions,
+}
+
+impl fmt::Debug for Task {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Task")
+            .field("name", &self.name)
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+impl Task {
+    /// A task running an async action.
+    pub fn new<F, Fut, E>(name: impl Into<String>, action: F) -> Task
+    where
+        F: Fn(TaskContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Value, E>> + Send + 'static,
+        E: Into<BoxError>,
+    {
+        Task {
+            name: name.into(),
+            action: Action::from_async(action),
+            options: TaskOptions::new(),
+        }
+    }
+
+    /// A task running a blocking action on tokio's blocking pool.
+    pub fn blocking<F, E>(name: impl Into<String>, action: F) -> Task
+    where
+        F: Fn(TaskContext) -> Result<Value, E> + Send + Sync + 'static,
+        E: Into<BoxError>,
+    {
+        Task {
+            name: name.into(),
+            action: Action::from_blocking(action),
+            options: TaskOptions::new(),
+        }
+    }
+
+    /// Replaces the task's options.
+    pub fn options(mut self, options: TaskOptions) -> Task {
+        self.options = options;
+        self
+    }
+
+    /// The task's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}

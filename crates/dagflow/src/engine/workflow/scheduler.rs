@@ -1,0 +1,499 @@
+//! Dependency-driven scheduling.
+//!
+//! Every task has a countdown of unfinished dependencies. The task that
+//! finishes decrements its dependents' countdowns itself; a dependent whose
+//! countdown reaches zero is ready at that moment: it is spawned as a tokio
+//! task, or (for one of them) run next by the finishing task itself, which
+//! saves a spawn along chains. There is no central loop and no level barrier.
+//!
+//! A task that did not complete (failed, skipped, cancelled) sets a flag in
+//! its dependents' countdowns, so a ready task knows in O(1) whether it must
+//! be skipped. Skips and cancellations cascade through an explicit worklist,
+//! never by recursion, so a 1,000,000-task chain uses constant stack.
+//!
+//! The run is over when no spawned task is alive (`active == 0`): every task
+//! then has exactly one [`Finished`] record, because each becomes ready
+//! exactly once and is then either run or settled.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, SystemTime};
+
+use serde_json::Value;
+use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+use super::attempt::{execute, Execution};
+use super::cancel::CancelHandle;
+use super::error::TaskError;
+use super::options::{TaskExtras, TaskSpec};
+use crate::event::{Observers, TaskStatus, WorkflowEvent};
+use crate::graph::{Dag, TaskId};
+
+/// Set in a countdown when a dependency did not complete.
+pub(crate) const BLOCKED: u32 = 1 << 31;
+const COUNT: u32 = BLOCKED - 1;
+
+/// Why the run stopped starting tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum StopKind {
+    Running = 0,
+    FailFast = 1,
+    Cancelled = 2,
+    TimedOut = 3,
+}
+
+/// Extra information about how a task ended.
+#[derive(Debug, Clone)]
+pub(crate) enum Note {
+    /// The error of the last attempt.
+    Error(Arc<TaskError>),
+    /// Why it was skipped or cancelled.
+    Reason(Arc<str>),
+    /// Its result came from [`Workflow::restore`](super::Workflow::restore).
+    Restored,
+}
+
+/// A task's result: owned, or shared with the events that carried it.
+#[derive(Debug, Clone)]
+pub(crate) enum Output {
+    Owned(Value),
+    Shared(Arc<Value>),
+}
+
+impl Output {
+    pub(crate) fn get(&self) -> &Value {
+        match self {
+            Output::Owned(v) => v,
+            Output::Shared(v) => v,
+        }
+    }
+
+    /// The value, moved out unless an observer still holds it.
+    pub(crate) fn into_value(self) -> Value {
+        match self {
+            Output::Owned(v) => v,
+            Output::Shared(v) => Arc::try_unwrap(v).unwrap_or_else(|v| (*v).clone()),
+        }
+    }
+
+    /// A shared handle, converting an owned value once.
+    fn share(&mut self) -> Arc<Value> {
+        if let Output::Owned(v) = self {
+            *self = Output::Shared(Arc::new(std::mem::take(v)));
+        }
+        match self {
+            Output::Shared(v) => Arc::clone(v),
+            Output::Owned(_) => Arc::new(Value::Null),
+        }
+    }
+}
+
+/// How a task ended.
+#[derive(Debug, Clone)]
+pub(crate) struct Finished {
+    pub(crate) status: TaskStatus,
+    pub(crate) attempts: u32,
+    /// From the start of the first attempt to the end of the last one.
+    pub(crate) duration: Duration,
+    pub(crate) output: Option<Output>,
+    /// Boxed: most tasks have none, and slots stay small.
+    pub(crate) note: Option<Box<Note>>,
+}
+
+impl Finished {
+    pub(crate) fn settled(status: TaskStatus, reason: Arc<str>) -> Finished {
+        Finished {
+            status,
+            attempts: 0,
+            duration: Duration::ZERO,
+            output: None,
+            note: Some(Box::new(Note::Reason(reason))),
+        }
+    }
+
+    pub(crate) fn note(&self) -> Option<&Note> {
+        self.note.as_deref()
+    }
+}
+
+/// Per task: the countdown of unfinished dependencies and the final record.
+pub(crate) struct Slot {
+    pending: AtomicU32,
+    pub(crate) finished: OnceLock<Finished>,
+}
+
+/// Everything the tasks of one run share.
+pub(crate) struct RunShared {
+    pub(crate) dag: Arc<Dag>,
+    pub(crate) tasks: Arc<Vec<TaskSpec>>,
+    pub(crate) workflow: Arc<str>,
+    pub(crate) run_id: Arc<str>,
+    /// Given to actions; cancelled when the run is cancelled or times out.
+    pub(crate) token: CancellationToken,
+    /// Cancelled on any stop (fail-fast too): wakes retry waits.
+    pub(crate) stop_token: CancellationToken,
+    pub(crate) slots: Box<[Slot]>,
+    pub(crate) semaphore: Option<Semaphore>,
+    pub(crate) observers: Option<Observers>,
+    pub(crate) cancel_grace: Duration,
+    fail_fast: bool,
+    cancel: CancelHandle,
+    stop: AtomicU8,
+    stop_reason: Mutex<Option<Arc<str>>>,
+    active: AtomicUsize,
+    pub(crate) done: Arc<Notify>,
+    closed: AtomicBool,
+    dependency_failed: Arc<str>,
+}
+
+/// The settings a run is started with.
+pub(crate) struct RunSetup {
+    pub(crate) dag: Arc<Dag>,
+    pub(crate) tasks: Arc<Vec<TaskSpec>>,
+    pub(crate) workflow: Arc<str>,
+    pub(crate) run_id: Arc<str>,
+    pub(crate) cancel: CancelHandle,
+    pub(crate) fail_fast: bool,
+    pub(crate) max_concurrency: Option<usize>,
+    pub(crate) observers: Option<Observers>,
+    pub(crate) cancel_grace: Duration,
+}
+
+impl RunShared {
+    pub(crate) fn new(setup: RunSetup) -> RunShared {
+        let dag = setup.dag;
+        let slots = dag
+            .ids()
+            .map(|t| Slot {
+                pending: AtomicU32::new(dag.dependencies(t).len() as u32),
+                finished: OnceLock::new(),
+            })
+            .collect();
+        RunShared {
+            token: setup.cancel.token().child_token(),
+            stop_token: CancellationToken::new(),
+            slots,
+            semaphore: setup
+                .max_concurrency
+                .map(|n| Semaphore::new(n.clamp(1, Semaphore::MAX_PERMITS))),
+            observers: setup.observers,
+            cancel_grace: setup.cancel_grace,
+            fail_fast: setup.fail_fast,
+            cancel: setup.cancel,
+            stop: AtomicU8::new(StopKind::Running as u8),
+            stop_reason: Mutex::new(None),
+            active: AtomicUsize::new(0),
+            done: Arc::new(Notify::new()),
+            closed: AtomicBool::new(false),
+            dependency_failed: Arc::from("dependency failed"),
+            dag,
+            tasks: setup.tasks,
+            workflow: setup.workflow,
+            run_id: setup.run_id,
+        }
+    }
+
+    pub(crate) fn extras(&self, id: TaskId) -> Option<&TaskExtras> {
+        self.tasks.get(id.index())?.extras.as_deref()
+    }
+
+    pub(crate) fn result(&self, id: TaskId) -> Option<&Value> {
+        self.slots
+            .get(id.index())?
+            .finished
+            .get()?
+            .output
+            .as_ref()
+            .map(Output::get)
+    }
+
+    // ---- stopping -------------------------------------------------------
+
+    /// Stops starting tasks; the first reason wins.
+    pub(crate) fn stop(&self, kind: StopKind, reason: impl FnOnce() -> String) {
+        {
+            let mut current = self.stop_reason.lock().unwrap_or_else(|e| e.into_inner());
+            if current.is_none() {
+                *current = Some(Arc::from(reason()));
+                self.stop.store(kind as u8, Ordering::Release);
+            }
+        }
+        if kind != StopKind::FailFast {
+            self.token.cancel();
+        }
+        self.stop_token.cancel();
+    }
+
+    /// Whether no new task may start. Two atomic loads on the hot path.
+    pub(crate) fn is_stopping(&self) -> bool {
+        self.stop.load(Ordering::Acquire) != StopKind::Running as u8 || self.cancel.is_cancelled()
+    }
+
+    /// Why no new task may start, if so.
+    pub(crate) fn stop_reason(&self) -> Option<Arc<str>> {
+        if !self.is_stopping() {
+            return None;
+        }
+        if self.stop.load(Ordering::Acquire) == StopKind::Running as u8 {
+            // The handle was cancelled before `run()` noticed.
+            self.stop(StopKind::Cancelled, || "workflow cancelled".to_string());
+        }
+        self.stop_reason
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The stop kind (the first one set).
+    pub(crate) fn stop_kind(&self) -> StopKind {
+        match self.stop.load(Ordering::Acquire) {
+            1 => StopKind::FailFast,
+            2 => StopKind::Cancelled,
+            3 => StopKind::TimedOut,
+            _ => StopKind::Running,
+        }
+    }
+
+    /// Whether running tasks are being cancelled (not merely fail-fast).
+    pub(crate) fn is_cancelling(&self) -> bool {
+        matches!(self.stop_kind(), StopKind::Cancelled | StopKind::TimedOut)
+            || self.cancel.is_cancelled()
+            || self.token.is_cancelled()
+    }
+
+    /// Completes once the run is cancelled and the grace period has passed:
+    /// then a running attempt is abandoned.
+    pub(crate) async fn cancelled_after_grace(&self) {
+        self.token.cancelled().await;
+        if !self.cancel_grace.is_zero() {
+            tokio::time::sleep(self.cancel_grace).await;
+        }
+    }
+
+    // ---- events ---------------------------------------------------------
+
+    /// Sends an event built by `make` to the observers, if there are any.
+    pub(crate) fn emit(&self, make: impl FnOnce(Arc<str>) -> WorkflowEvent) {
+        if let Some(observers) = &self.observers {
+            if !self.closed.load(Ordering::Acquire) {
+                observers.emit(&make(Arc::clone(&self.run_id)));
+            }
+        }
+    }
+
+    /// No event of this run may follow (abandoned attempts finish later).
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+
+    fn emit_finished(&self, id: TaskId, finished: &mut Finished, last_attempt: Duration) {
+        if self.observers.is_none() {
+            return;
+        }
+        let task = Arc::clone(self.dag.name_arc(id));
+        let at = SystemTime::now();
+        self.emit(|run_id| match finished.status {
+            TaskStatus::Completed => WorkflowEvent::TaskCompleted {
+                run_id,
+                task,
+                task_id: id,
+                attempt: finished.attempts,
+                duration: last_attempt,
+                result: finished
+                    .output
+                    .as_mut()
+                    .map_or_else(|| Arc::new(Value::Null), Output::share),
+                at,
+            },
+            TaskStatus::Failed => WorkflowEvent::TaskFailed {
+                run_id,
+                task,
+                task_id: id,
+                attempt: finished.attempts,
+                duration: last_attempt,
+                error: note_text(finished.note()),
+                at,
+            },
+            TaskStatus::Skipped => WorkflowEvent::TaskSkipped {
+                run_id,
+                task,
+                task_id: id,
+                reason: note_text(finished.note()),
+                at,
+            },
+            _ => WorkflowEvent::TaskCancelled {
+                run_id,
+                task,
+                task_id: id,
+                reason: note_text(finished.note()),
+                at,
+            },
+        });
+    }
+
+    // ---- scheduling -----------------------------------------------------
+
+    /// Marks a restored task finished before the run starts. Its countdown
+    /// gets an extra count that is never released, so it never becomes ready.
+    pub(crate) fn restore(&self, id: TaskId, value: Value) {
+        let slot = &self.slots[id.index()];
+        slot.pending.fetch_add(1, Ordering::Relaxed);
+        let result = Arc::new(value);
+        self.emit(|run_id| WorkflowEvent::TaskRestored {
+            run_id,
+            task: Arc::clone(self.dag.name_arc(id)),
+            task_id: id,
+            result: Arc::clone(&result),
+            at: SystemTime::now(),
+        });
+        let _ = slot.finished.set(Finished {
+            status: TaskStatus::Completed,
+            attempts: 0,
+            duration: Duration::ZERO,
+            output: Some(Output::Shared(result)),
+            note: Some(Box::new(Note::Restored)),
+        });
+        for &d in self.dag.dependents(id) {
+            self.slots[d.index()]
+                .pending
+                .fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Starts every task whose countdown is zero (called once by `run()`).
+    ///
+    /// The roots are spawned from a runtime worker, whose local queue is far
+    /// cheaper than the shared injection queue `run()`'s caller would use.
+    pub(crate) fn start(self: &Arc<Self>) {
+        self.active.fetch_add(1, Ordering::Relaxed);
+        let guard = ActiveGuard(Some(Arc::clone(self)));
+        tokio::spawn(async move {
+            let Some(run) = guard.0.as_ref() else { return };
+            for (i, slot) in run.slots.iter().enumerate() {
+                if slot.pending.load(Ordering::Relaxed) == 0 {
+                    spawn(run, TaskId::from_index(i));
+                }
+            }
+            drop(guard);
+        });
+    }
+
+    /// Records how `id` ended, releases its dependents, and returns one
+    /// ready dependent for the caller to run next.
+    fn finish(self: &Arc<Self>, id: TaskId, execution: Execution) -> Option<TaskId> {
+        let Execution {
+            mut finished,
+            last_attempt,
+        } = execution;
+        let completed = finished.status == TaskStatus::Completed;
+        if finished.status == TaskStatus::Failed && self.fail_fast {
+            self.stop(StopKind::FailFast, || {
+                format!("fail-fast: task `{}` failed", self.dag.name(id))
+            });
+        }
+        self.emit_finished(id, &mut finished, last_attempt);
+        let _ = self.slots[id.index()].finished.set(finished);
+
+        let mut next = None;
+        let mut cascade: Vec<TaskId> = Vec::new();
+        self.release_dependents(id, completed, &mut next, &mut cascade);
+        while let Some(t) = cascade.pop() {
+            self.release_dependents(t, false, &mut next, &mut cascade);
+        }
+        next
+    }
+
+    fn release_dependents(
+        self: &Arc<Self>,
+        id: TaskId,
+        completed: bool,
+        next: &mut Option<TaskId>,
+        cascade: &mut Vec<TaskId>,
+    ) {
+        for &d in self.dag.dependents(id) {
+            let pending = &self.slots[d.index()].pending;
+            if !completed {
+                pending.fetch_or(BLOCKED, Ordering::Relaxed);
+            }
+            let before = pending.fetch_sub(1, Ordering::AcqRel);
+            if before & COUNT != 1 {
+                continue;
+            }
+            let mut settled = if let Some(reason) = self.stop_reason() {
+                Finished::settled(TaskStatus::Cancelled, reason)
+            } else if before & BLOCKED != 0 {
+                Finished::settled(TaskStatus::Skipped, Arc::clone(&self.dependency_failed))
+            } else {
+                if next.is_none() {
+                    *next = Some(d);
+                } else {
+                    spawn(self, d);
+                }
+                continue;
+            };
+            self.emit_finished(d, &mut settled, Duration::ZERO);
+            let _ = self.slots[d.index()].finished.set(settled);
+            cascade.push(d);
+        }
+    }
+}
+
+/// The text of a note, for events and summaries.
+pub(crate) fn note_text(note: Option<&Note>) -> String {
+    match note {
+        Some(Note::Error(e)) => e.to_string(),
+        Some(Note::Reason(r)) => r.to_string(),
+        Some(Note::Restored) => "restored from a previous run".to_string(),
+        None => String::new(),
+    }
+}
+
+/// Keeps the run's `active` count up while a spawned task lives, even if it
+/// panics; the last one to leave wakes `run()` after dropping its reference,
+/// so `run()` can usually take the shared state back without copying.
+struct ActiveGuard(Option<Arc<RunShared>>);
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        let Some(run) = self.0.take() else { return };
+        if run.active.fetch_sub(1, Ordering::AcqRel) == 1 {
+            let done = Arc::clone(&run.done);
+            drop(run);
+            done.notify_one();
+        }
+    }
+}
+
+fn spawn(run: &Arc<RunShared>, id: TaskId) {
+    run.active.fetch_add(1, Ordering::Relaxed);
+    let fut = drive(ActiveGuard(Some(Arc::clone(run))), id);
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        eprintln!(
+            "future size {} slot {}",
+            std::mem::size_of_val(&fut),
+            std::mem::size_of::<Slot>()
+        )
+    });
+    tokio::spawn(fut);
+}
+
+/// Runs `first`, then whichever ready dependent each finished task hands
+/// over, until none is left.
+async fn drive(guard: ActiveGuard, first: TaskId) {
+    let Some(run) = guard.0.as_ref() else { return };
+    let mut id = first;
+    loop {
+        let execution = execute(run, id).await;
+        match run.finish(id, execution) {
+            Some(next) => {
+                id = next;
+                // Yield now and then so a long chain cannot hog a worker.
+                tokio::task::coop::consume_budget().await;
+            }
+            None => break,
+        }
+    }
+}

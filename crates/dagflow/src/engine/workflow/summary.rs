@@ -1,0 +1,238 @@
+//! The outcome of a run, per task and overall.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::error::TaskError;
+use super::scheduler::{note_text, Finished, Note};
+
+/// How a task ended, without its result (which went to the results map).
+#[derive(Debug, Clone)]
+pub(crate) struct TaskRecord {
+    pub(crate) status: TaskStatus,
+    pub(crate) attempts: u32,
+    pub(crate) duration: Duration,
+    pub(crate) note: Option<Box<Note>>,
+}
+
+impl TaskRecord {
+    /// Splits a final record into the summary part and the result.
+    pub(crate) fn split(finished: Finished) -> (TaskRecord, Option<super::scheduler::Output>) {
+        let record = TaskRecord {
+            status: finished.status,
+            attempts: finished.attempts,
+            duration: finished.duration,
+            note: finished.note,
+        };
+        (record, finished.output)
+    }
+}
+use crate::event::{StatusCounts, TaskStatus};
+use crate::graph::Dag;
+
+/// What [`Workflow::summary`](super::Workflow::summary) reports: the
+/// specification's `get_summary`, serialisable to JSON.
+///
+/// Durations serialise as floating-point milliseconds (`elapsed_ms`, ...).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowSummary {
+    /// The workflow's name.
+    pub name: String,
+    /// The id of the run, `None` before the first run.
+    pub run_id: Option<String>,
+    /// The run this one resumed, if any.
+    pub resumed_from: Option<String>,
+    /// True when every task completed or was skipped by its own condition,
+    /// and the run was neither cancelled nor timed out.
+    pub success: bool,
+    /// Number of tasks.
+    pub total_tasks: usize,
+    /// Tasks per final state.
+    pub counts: StatusCounts,
+    /// Why the run stopped starting tasks early ("fail-fast: task `x`
+    /// failed", "workflow cancelled", ...), if it did.
+    pub stopped: Option<String>,
+    /// Sum of the tasks' durations.
+    #[serde(rename = "total_execution_time_ms", with = "millis")]
+    pub total_execution_time: Duration,
+    /// Wall time of the run.
+    #[serde(rename = "elapsed_ms", with = "millis")]
+    pub elapsed: Duration,
+    /// Per task, by name.
+    pub tasks: BTreeMap<String, TaskSummary>,
+    /// Errors and panics of observers during the run (they never stop it).
+    pub observer_errors: Vec<String>,
+}
+
+/// How one task ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskSummary {
+    /// Final state (`pending` before the first run).
+    pub status: TaskStatus,
+    /// Attempts made (0 when it never started).
+    pub attempts: u32,
+    /// From the start of its first attempt to the end of its last one,
+    /// retry waits included.
+    #[serde(rename = "duration_ms", with = "millis")]
+    pub duration: Duration,
+    /// The error of the last attempt, for failed tasks.
+    pub error: Option<String>,
+    /// Why it was skipped or cancelled.
+    pub reason: Option<String>,
+    /// Whether the result was restored from a previous run.
+    pub restored: bool,
+}
+
+impl WorkflowSummary {
+    /// The summary of task `name`.
+    pub fn task(&self, name: &str) -> Option<&TaskSummary> {
+        self.tasks.get(name)
+    }
+}
+
+/// What the workflow keeps of its last run to answer `summary()`.
+#[derive(Debug)]
+pub(crate) struct RunReport {
+    pub(crate) run_id: Arc<str>,
+    pub(crate) resumed_from: Option<Arc<str>>,
+    pub(crate) dag: Arc<Dag>,
+    pub(crate) records: Vec<Option<TaskRecord>>,
+    pub(crate) elapsed: Duration,
+    pub(crate) stopped: Option<String>,
+    pub(crate) interrupted: bool,
+    pub(crate) observer_errors: Vec<String>,
+}
+
+impl RunReport {
+    pub(crate) fn counts(&self) -> StatusCounts {
+        let mut counts = StatusCounts::default();
+        for record in self.records.iter().flatten() {
+            match record.status {
+                TaskStatus::Completed => counts.completed += 1,
+                TaskStatus::Failed => counts.failed += 1,
+                TaskStatus::Skipped => counts.skipped += 1,
+                _ => counts.cancelled += 1,
+            }
+        }
+        // A task without a record never finished: the run was interrupted.
+        counts.cancelled += self.records.iter().filter(|r| r.is_none()).count();
+        counts
+    }
+
+    /// Success: nothing failed or was cancelled, and no skip was caused by
+    /// a failed dependency (which implies a failure anyway).
+    pub(crate) fn success(&self, counts: &StatusCounts) -> bool {
+        !self.interrupted && counts.failed == 0 && counts.cancelled == 0
+    }
+
+    pub(crate) fn error_of(&self, index: usize) -> Option<&TaskError> {
+        match self.records.get(index)?.as_ref()?.note.as_deref()? {
+            Note::Error(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn summary(&self, name: &str) -> WorkflowSummary {
+        let counts = self.counts();
+        let mut total = Duration::ZERO;
+        let mut tasks = BTreeMap::new();
+        for (t, record) in self.dag.ids().zip(&self.records) {
+            let task = match record {
+                Some(f) => {
+                    total += f.duration;
+                    let (error, reason) = match f.note.as_deref() {
+                        Some(Note::Error(e)) if f.status == TaskStatus::Failed => {
+                            (Some(e.to_string()), None)
+                        }
+                        Some(Note::Restored) | None => (None, None),
+                        note => (None, Some(note_text(note))),
+                    };
+                    TaskSummary {
+                        status: f.status,
+                        attempts: f.attempts,
+                        duration: f.duration,
+                        error,
+                        reason,
+                        restored: matches!(f.note.as_deref(), Some(Note::Restored)),
+                    }
+                }
+                None => TaskSummary {
+                    status: TaskStatus::Cancelled,
+                    attempts: 0,
+                    duration: Duration::ZERO,
+                    error: None,
+                    reason: Some(
+                        self.stopped
+                            .clone()
+                            .unwrap_or_else(|| "the run ended before the task".into()),
+                    ),
+                    restored: false,
+                },
+            };
+            tasks.insert(self.dag.name(t).to_string(), task);
+        }
+        WorkflowSummary {
+            name: name.to_string(),
+            run_id: Some(self.run_id.to_string()),
+            resumed_from: self.resumed_from.as_ref().map(|r| r.to_string()),
+            success: self.success(&counts),
+            total_tasks: self.records.len(),
+            counts,
+            stopped: self.stopped.clone(),
+            total_execution_time: total,
+            elapsed: self.elapsed,
+            tasks,
+            observer_errors: self.observer_errors.clone(),
+        }
+    }
+}
+
+/// The summary of a workflow that has not run yet: every task pending.
+pub(crate) fn never_run<'a>(name: &str, names: impl Iterator<Item = &'a str>) -> WorkflowSummary {
+    let tasks: BTreeMap<String, TaskSummary> = names
+        .map(|n| {
+            (
+                n.to_string(),
+                TaskSummary {
+                    status: TaskStatus::Pending,
+                    attempts: 0,
+                    duration: Duration::ZERO,
+                    error: None,
+                    reason: None,
+                    restored: false,
+                },
+            )
+        })
+        .collect();
+    WorkflowSummary {
+        name: name.to_string(),
+        run_id: None,
+        resumed_from: None,
+        success: false,
+        total_tasks: tasks.len(),
+        counts: StatusCounts::default(),
+        stopped: None,
+        total_execution_time: Duration::ZERO,
+        elapsed: Duration::ZERO,
+        tasks,
+        observer_errors: Vec::new(),
+    }
+}
+
+/// Durations as floating-point milliseconds.
+mod millis {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64() * 1000.0)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let ms = f64::deserialize(d)?;
+        Duration::try_from_secs_f64(ms / 1000.0).map_err(serde::de::Error::custom)
+    }
+}

@@ -1,0 +1,396 @@
+//! Behaviour of the sync engine `WorkflowRunner`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use dagflow::event::{Observer, ObserverError, StatusCounts, WorkflowEvent};
+use dagflow::{
+    GraphError, RunnerError, StepError, TaskStatus, WorkflowContext, WorkflowResult,
+    WorkflowRunner, WorkflowStep,
+};
+use serde_json::{json, Value};
+
+type Log = Arc<Mutex<Vec<String>>>;
+
+/// A step that appends its name to `log` and returns its name.
+fn logging_step(name: &str, log: &Log) -> WorkflowStep {
+    let log = Arc::clone(log);
+    let own = name.to_string();
+    WorkflowStep::new(name).action(move |_: &mut WorkflowContext| {
+        log.lock().map_err(|e| e.to_string())?.push(own.clone());
+        Ok::<_, String>(json!(own))
+    })
+}
+
+fn executed(log: &Log) -> Vec<String> {
+    log.lock().expect("log lock").clone()
+}
+
+fn statuses(result: &WorkflowResult) -> Vec<(String, TaskStatus)> {
+    result
+        .steps()
+        .map(|s| (s.name.to_string(), s.status))
+        .collect()
+}
+
+#[test]
+fn linear_steps_run_in_dependency_order_even_when_added_backwards() {
+    let log = Log::default();
+    let mut runner = WorkflowRunner::new("linear");
+    runner
+        .add_step(logging_step("c", &log).depends_on(["b"]))
+        .unwrap()
+        .add_step(logging_step("b", &log).depends_on(["a"]))
+        .unwrap()
+        .add_step(logging_step("a", &log))
+        .unwrap();
+    let result = runner.run(WorkflowContext::new()).unwrap();
+    assert_eq!(executed(&log), ["a", "b", "c"]);
+    assert!(result.success);
+    assert_eq!((result.completed, result.failed, result.skipped), (3, 0, 0));
+    assert_eq!(runner.step_names(), ["c", "b", "a"]);
+    assert_eq!(runner.step_count(), 3);
+}
+
+#[test]
+fn diamond_runs_source_then_branches_in_insertion_order_then_sink() {
+    let log = Log::default();
+    let mut runner = WorkflowRunner::new("diamond");
+    for step in [
+        logging_step("a", &log),
+        logging_step("b", &log).depends_on(["a"]),
+        logging_step("c", &log).depends_on(["a"]),
+        logging_step("d", &log).depends_on(["b", "c"]),
+    ] {
+        runner.add_step(step).unwrap();
+    }
+    let result = runner.run(WorkflowContext::new()).unwrap();
+    assert_eq!(executed(&log), ["a", "b", "c", "d"]);
+    let order: Vec<&str> = result.steps().map(|s| s.name).collect();
+    assert_eq!(order, ["a", "b", "c", "d"]);
+}
+
+#[test]
+fn cycle_is_reported_with_its_path_and_nothing_runs() {
+    let log = Log::default();
+    let mut runner = WorkflowRunner::new("cyclic");
+    runner
+        .add_step(logging_step("start", &log))
+        .unwrap()
+        .add_step(logging_step("a", &log).depends_on(["start", "c"]))
+        .unwrap()
+        .add_step(logging_step("b", &log).depends_on(["a"]))
+        .unwrap()
+        .add_step(logging_step("c", &log).depends_on(["b"]))
+        .unwrap();
+    let error = runner.run(WorkflowContext::new()).unwrap_err();
+    let cycle = error.cycle().expect("a cycle error");
+    assert_eq!(cycle.path, ["a", "b", "c", "a"]);
+    assert!(error.to_string().contains("a -> b -> c -> a"), "{error}");
+    assert!(executed(&log).is_empty());
+}
+
+#[test]
+fn duplicate_step_is_an_error_and_keeps_the_first_step() {
+    let log = Log::default();
+    let mut runner = WorkflowRunner::new("dup");
+    runner.add_step(logging_step("a", &log)).unwrap();
+    let error = runner
+        .add_step(WorkflowStep::new("a").depends_on(["x"]))
+        .unwrap_err();
+    assert!(matches!(
+        &error,
+        RunnerError::Graph(GraphError::DuplicateTask { name }) if name == "a"
+    ));
+    assert!(error.to_string().contains("`a` is defined more than once"));
+    assert_eq!(runner.step_count(), 1);
+    runner.run(WorkflowContext::new()).unwrap();
+    assert_eq!(executed(&log), ["a"]);
+}
+
+#[test]
+fn unknown_dependency_is_an_error_naming_both_steps() {
+    let mut runner = WorkflowRunner::new("unknown");
+    runner
+        .add_step(WorkflowStep::new("deploy").depends_on(["tset"]))
+        .unwrap();
+    let error = runner.run(WorkflowContext::new()).unwrap_err();
+    assert!(matches!(
+        &error,
+        RunnerError::Graph(GraphError::UnknownDependency { task, dependency })
+            if task == "deploy" && dependency == "tset"
+    ));
+}
+
+#[test]
+fn failed_step_skips_its_dependents_but_not_independent_steps() {
+    let log = Log::default();
+    let mut runner = WorkflowRunner::new("failing");
+    runner
+        .add_step(
+            WorkflowStep::new("fetch")
+                .action(|_: &mut WorkflowContext| Err::<Value, _>("network unreachable")),
+        )
+        .unwrap()
+        .add_step(logging_step("parse", &log).depends_on(["fetch"]))
+        .unwrap()
+        .add_step(logging_step("store", &log).depends_on(["parse"]))
+        .unwrap()
+        .add_step(logging_step("audit", &log))
+        .unwrap();
+    let result = runner.run(WorkflowContext::new()).unwrap();
+    assert_eq!(executed(&log), ["audit"]);
+    assert_eq!(
+        statuses(&result),
+        [
+            ("fetch".to_string(), TaskStatus::Failed),
+            ("audit".to_string(), TaskStatus::Completed),
+            ("parse".to_string(), TaskStatus::Skipped),
+            ("store".to_string(), TaskStatus::Skipped),
+        ]
+    );
+    let fetch = result.step("fetch").unwrap();
+    assert_eq!(fetch.error.unwrap().to_string(), "network unreachable");
+    let store = result.step("store").unwrap();
+    assert_eq!(store.error.unwrap().to_string(), "dependency failed");
+    assert!(matches!(
+        store.error,
+        Some(StepError::DependencyFailed { dependency }) if &**dependency == "parse"
+    ));
+    assert!(!result.success);
+    assert_eq!((result.completed, result.failed, result.skipped), (1, 1, 2));
+}
+
+#[test]
+fn success_requires_a_completed_step_and_no_failure() {
+    let empty = WorkflowRunner::new("empty")
+        .run(WorkflowContext::new())
+        .unwrap();
+    assert!(!empty.success, "a workflow without steps did not succeed");
+    assert_eq!(empty.counts(), StatusCounts::default());
+
+    let mut no_ops = WorkflowRunner::new("no-ops");
+    no_ops.add_step(WorkflowStep::new("only")).unwrap();
+    let result = no_ops.run(WorkflowContext::new()).unwrap();
+    assert!(result.success);
+    assert_eq!(result.context.get("only"), Some(&Value::Null));
+
+    let all_skipped = StatusCounts {
+        skipped: 2,
+        ..StatusCounts::default()
+    };
+    assert!(!WorkflowResult::success_rule(all_skipped));
+}
+
+#[test]
+fn step_timeout_fails_the_step_and_the_runner_moves_on() {
+    let saw_cancel = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&saw_cancel);
+    let mut runner = WorkflowRunner::new("timeouts");
+    runner
+        .add_step(
+            WorkflowStep::new("slow")
+                .timeout(Duration::from_millis(100))
+                .action(move |ctx: &mut WorkflowContext| {
+                    ctx.insert("slow_was_here", true);
+                    let begin = Instant::now();
+                    while begin.elapsed() < Duration::from_secs(5) {
+                        if ctx.is_cancelled() {
+                            flag.store(true, Ordering::SeqCst);
+                            return Err("gave up");
+                        }
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    Ok(json!("too late"))
+                }),
+        )
+        .unwrap()
+        .add_step(WorkflowStep::new("after").depends_on(["slow"]))
+        .unwrap()
+        .add_step(
+            WorkflowStep::new("quick")
+                .timeout(Duration::from_secs(5))
+                .action(|ctx: &mut WorkflowContext| {
+                    ctx.insert("quick_was_here", true);
+                    Ok::<_, String>(json!(1))
+                }),
+        )
+        .unwrap();
+    let began = Instant::now();
+    let result = runner.run(WorkflowContext::new()).unwrap();
+    let elapsed = began.elapsed();
+    assert!(elapsed < Duration::from_secs(2), "took {elapsed:?}");
+
+    let slow = result.step("slow").unwrap();
+    assert_eq!(slow.status, TaskStatus::Failed);
+    assert!(matches!(
+        slow.error,
+        Some(StepError::Timeout { after }) if *after == Duration::from_millis(100)
+    ));
+    assert_eq!(result.step("after").unwrap().status, TaskStatus::Skipped);
+    // A step that finished in time keeps its writes; a timed-out one does not.
+    assert_eq!(result.step("quick").unwrap().status, TaskStatus::Completed);
+    assert_eq!(result.context.get("quick_was_here"), Some(&json!(true)));
+    assert_eq!(result.context.get("slow_was_here"), None);
+
+    // The abandoned thread sees the cancellation flag.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while !saw_cancel.load(Ordering::SeqCst) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(saw_cancel.load(Ordering::SeqCst));
+}
+
+#[test]
+fn panicking_step_fails_with_its_message_and_the_run_goes_on() {
+    let log = Log::default();
+    let mut runner = WorkflowRunner::new("panics");
+    runner
+        .add_step(
+            WorkflowStep::new("explode").action(
+                |_: &mut WorkflowContext| -> Result<Value, String> { panic!("disk on fire") },
+            ),
+        )
+        .unwrap()
+        .add_step(
+            WorkflowStep::new("timed_explode")
+                .timeout(Duration::from_secs(5))
+                .action(|_: &mut WorkflowContext| -> Result<Value, String> {
+                    panic!("thread on fire")
+                }),
+        )
+        .unwrap()
+        .add_step(logging_step("survivor", &log))
+        .unwrap();
+    let result = runner.run(WorkflowContext::new()).unwrap();
+    assert_eq!(executed(&log), ["survivor"]);
+    let message = |name: &str| {
+        result
+            .step(name)
+            .and_then(|s| s.error)
+            .map(|e| e.to_string())
+    };
+    assert_eq!(
+        message("explode").as_deref(),
+        Some("panicked: disk on fire")
+    );
+    assert_eq!(
+        message("timed_explode").as_deref(),
+        Some("panicked: thread on fire")
+    );
+    assert_eq!(result.failed, 2);
+}
+
+#[test]
+fn context_carries_initial_values_inserted_values_and_step_results() {
+    let mut runner = WorkflowRunner::new("context");
+    runner
+        .add_step(
+            WorkflowStep::new("load").action(|ctx: &mut WorkflowContext| {
+                let rows = ctx.get("rows").and_then(Value::as_u64).ok_or("no rows")?;
+                ctx.insert("loaded_at", "noon");
+                Ok::<_, String>(json!(rows * 2))
+            }),
+        )
+        .unwrap()
+        .add_step(WorkflowStep::new("report").depends_on(["load"]).action(
+            |ctx: &mut WorkflowContext| {
+                let loaded = ctx.get("load").cloned().ok_or("load has no result")?;
+                let when = ctx.get("loaded_at").cloned().ok_or("no time")?;
+                Ok::<_, String>(json!({ "loaded": loaded, "when": when }))
+            },
+        ))
+        .unwrap();
+    let mut start = serde_json::Map::new();
+    start.insert("rows".into(), json!(21));
+    // A stale value under a step's name is replaced by the step's result.
+    start.insert("load".into(), json!("stale"));
+    let result = runner.run(WorkflowContext::from_map(start)).unwrap();
+    assert!(result.success);
+    assert_eq!(
+        result.context.get("report"),
+        Some(&json!({ "loaded": 42, "when": "noon" }))
+    );
+    let map = result.context.into_map();
+    assert_eq!(map.get("load"), Some(&json!(42)));
+    assert_eq!(map.get("rows"), Some(&json!(21)));
+    assert_eq!(map.len(), 4);
+}
+
+#[test]
+fn runs_have_unique_ids_and_the_runner_can_run_again() {
+    let mut runner = WorkflowRunner::new("again");
+    runner.add_step(WorkflowStep::new("a")).unwrap();
+    let first = runner.run(WorkflowContext::new()).unwrap();
+    let second = runner.run(first.context).unwrap();
+    assert_ne!(first.workflow_id, second.workflow_id);
+    assert_eq!(second.workflow_id.len(), 36);
+    assert!(second.success);
+}
+
+#[derive(Default)]
+struct Recorder(Mutex<Vec<String>>);
+
+impl Observer for Recorder {
+    fn on_event(&self, event: &WorkflowEvent) -> Result<(), ObserverError> {
+        let line = match event {
+            WorkflowEvent::TaskStarted { task, attempt, .. } => {
+                format!("task_started {task} {attempt}")
+            }
+            WorkflowEvent::WorkflowCompleted {
+                success, counts, ..
+            } => format!(
+                "workflow_completed {success} {}/{}/{}",
+                counts.completed, counts.failed, counts.skipped
+            ),
+            other => match other.task() {
+                Some(task) => format!("{} {task}", other.kind()),
+                None => other.kind().to_string(),
+            },
+        };
+        self.0.lock().unwrap().push(line);
+        Ok(())
+    }
+}
+
+struct Broken;
+
+impl Observer for Broken {
+    fn on_event(&self, _: &WorkflowEvent) -> Result<(), ObserverError> {
+        Err(ObserverError::new("broken", "always fails"))
+    }
+}
+
+#[test]
+fn observers_receive_lifecycle_events_in_order_and_cannot_break_the_run() {
+    let recorder = Arc::new(Recorder::default());
+    let mut runner = WorkflowRunner::new("events");
+    runner
+        .add_step(WorkflowStep::new("a"))
+        .unwrap()
+        .add_step(
+            WorkflowStep::new("b")
+                .depends_on(["a"])
+                .action(|_: &mut WorkflowContext| Err::<Value, _>("no")),
+        )
+        .unwrap()
+        .add_step(WorkflowStep::new("c").depends_on(["b"]))
+        .unwrap();
+    runner.observe(recorder.clone()).observe(Arc::new(Broken));
+    let result = runner.run(WorkflowContext::new()).unwrap();
+    assert_eq!(
+        *recorder.0.lock().unwrap(),
+        [
+            "workflow_started",
+            "task_started a 1",
+            "task_completed a",
+            "task_started b 1",
+            "task_failed b",
+            "task_skipped c",
+            "workflow_completed false 1/1/1",
+        ]
+    );
+    assert_eq!(result.observer_errors.len(), 7);
+    assert!(result.observer_errors[0].contains("always fails"));
+}

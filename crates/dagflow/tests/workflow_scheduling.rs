@@ -1,0 +1,252 @@
+//! Order and concurrency of the async `Workflow`.
+
+mod workflow_support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use dagflow::{Task, TaskContext, TaskOptions, TaskStatus, Workflow};
+use serde_json::{json, Value};
+use workflow_support::Log;
+
+/// An action that logs its start and end, sleeps `ms`, and returns its name.
+fn logged(
+    log: &Log,
+    ms: u64,
+) -> impl Fn(TaskContext) -> futures::future::BoxFuture<'static, Result<Value, String>>
+       + Send
+       + Sync
+       + 'static {
+    let log = log.clone();
+    move |ctx: TaskContext| {
+        let log = log.clone();
+        Box::pin(async move {
+            log.record(ctx.task(), "start");
+            if ms > 0 {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+            }
+            log.record(ctx.task(), "end");
+            Ok(json!(ctx.task()))
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn linear_chain_runs_in_dependency_order() {
+    let log = Log::new();
+    let mut wf = Workflow::new("linear");
+    wf.add_task("a", logged(&log, 1), TaskOptions::new())
+        .add_task("b", logged(&log, 1), TaskOptions::new().depends_on(["a"]))
+        .add_task("c", logged(&log, 1), TaskOptions::new().depends_on(["b"]))
+        .add_task("d", logged(&log, 1), TaskOptions::new().depends_on(["c"]));
+    let results = wf.run().await.unwrap();
+    assert_eq!(log.order("start"), ["a", "b", "c", "d"]);
+    for t in ["a", "b", "c"] {
+        let next = (t.as_bytes()[0] + 1) as char;
+        assert!(log.at(t, "end") < log.at(&next.to_string(), "start"));
+    }
+    assert_eq!(results.len(), 4);
+    assert_eq!(results["d"], json!("d"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diamond_runs_middle_tasks_between_source_and_sink() {
+    let log = Log::new();
+    let mut wf = Workflow::new("diamond");
+    wf.add_task("A", logged(&log, 5), TaskOptions::new())
+        .add_task("B", logged(&log, 30), TaskOptions::new().depends_on(["A"]))
+        .add_task("C", logged(&log, 30), TaskOptions::new().depends_on(["A"]))
+        .add_task(
+            "D",
+            logged(&log, 0),
+            TaskOptions::new().depends_on(["B", "C"]),
+        );
+    wf.run().await.unwrap();
+    for mid in ["B", "C"] {
+        assert!(log.at("A", "end") < log.at(mid, "start"));
+        assert!(log.at(mid, "end") < log.at("D", "start"));
+    }
+    // B and C overlap: both start before either ends.
+    assert!(log.at("B", "start") < log.at("C", "end"));
+    assert!(log.at("C", "start") < log.at("B", "end"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dependent_starts_when_last_dependency_finishes_not_at_level_end() {
+    let log = Log::new();
+    let mut wf = Workflow::new("no-levels");
+    wf.add_task("A", logged(&log, 400), TaskOptions::new())
+        .add_task("B0", logged(&log, 10), TaskOptions::new())
+        .add_task(
+            "B1",
+            logged(&log, 10),
+            TaskOptions::new().depends_on(["B0"]),
+        )
+        .add_task(
+            "B2",
+            logged(&log, 10),
+            TaskOptions::new().depends_on(["B1"]),
+        );
+    wf.run().await.unwrap();
+    // Level-by-level scheduling would hold B1 (level 1) until A (level 0) ends.
+    assert!(log.at("B1", "start") < log.at("A", "end"));
+    assert!(log.at("B2", "end") < log.at("A", "end"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrency_cap_is_never_exceeded() {
+    let running = Arc::new(AtomicUsize::new(0));
+    let high_water = Arc::new(AtomicUsize::new(0));
+    let mut wf = Workflow::new("capped");
+    for i in 0..20 {
+        let (running, high_water) = (running.clone(), high_water.clone());
+        wf.add_task(
+            format!("t{i}"),
+            move |_ctx: TaskContext| {
+                let (running, high_water) = (running.clone(), high_water.clone());
+                async move {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    high_water.fetch_max(now, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(15)).await;
+                    running.fetch_sub(1, Ordering::SeqCst);
+                    Ok::<_, String>(Value::Null)
+                }
+            },
+            TaskOptions::new(),
+        );
+    }
+    wf.max_concurrency(3);
+    wf.run().await.unwrap();
+    assert_eq!(high_water.load(Ordering::SeqCst), 3);
+    assert_eq!(wf.summary().counts.completed, 20);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn independent_sleeps_run_concurrently() {
+    let mut wf = Workflow::new("parallel");
+    for i in 0..2 {
+        wf.add_task(
+            format!("sleep{i}"),
+            |_ctx: TaskContext| async {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                Ok::<_, String>(Value::Null)
+            },
+            TaskOptions::new(),
+        );
+    }
+    let start = std::time::Instant::now();
+    wf.run().await.unwrap();
+    assert!(
+        start.elapsed() < Duration::from_millis(1800),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dependents_read_results_of_their_dependencies() {
+    let mut wf = Workflow::new("sum");
+    wf.add_task(
+        "x",
+        |_c: TaskContext| async { Ok::<_, String>(json!(2)) },
+        TaskOptions::new(),
+    )
+    .add_task(
+        "y",
+        |_c: TaskContext| async { Ok::<_, String>(json!(3)) },
+        TaskOptions::new(),
+    )
+    .add_task(
+        "sum",
+        |ctx: TaskContext| async move {
+            let names: Vec<&str> = ctx.dependency_results().map(|(n, _)| n).collect();
+            assert_eq!(names, ["x", "y"]);
+            let total: i64 = ctx
+                .dependency_results()
+                .filter_map(|(_, v)| v.as_i64())
+                .sum();
+            Ok::<_, String>(json!(total))
+        },
+        TaskOptions::new().depends_on(["x", "y"]),
+    );
+    let results = wf.run().await.unwrap();
+    assert_eq!(results["sum"], json!(5));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn factories_build_chain_parallel_and_fan_out_fan_in() {
+    let log = Log::new();
+    let task = |name: &str| Task::new(name, logged(&log, 1));
+
+    let mut chain = Workflow::chain("chain", [task("a"), task("b"), task("c")]);
+    chain.run().await.unwrap();
+    assert_eq!(log.order("start"), ["a", "b", "c"]);
+
+    let mut parallel = Workflow::parallel("parallel", [task("p"), task("q")]);
+    let dag = parallel.dag().unwrap();
+    assert_eq!(dag.edge_count(), 0);
+    assert_eq!(parallel.run().await.unwrap().len(), 2);
+
+    let mut fan = Workflow::fan_out_fan_in(
+        "fan",
+        task("src"),
+        (0..5).map(|i| task(&format!("w{i}"))),
+        task("sink"),
+    );
+    fan.run().await.unwrap();
+    for i in 0..5 {
+        let w = format!("w{i}");
+        assert!(log.at("src", "end") < log.at(&w, "start"));
+        assert!(log.at(&w, "end") < log.at("sink", "start"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_id_is_settable_and_visible_to_tasks() {
+    let mut wf = Workflow::new("ids");
+    wf.add_task(
+        "a",
+        |ctx: TaskContext| async move { Ok::<_, String>(json!(ctx.run_id())) },
+        TaskOptions::new(),
+    );
+    wf.run_id("run-42");
+    let results = wf.run().await.unwrap();
+    assert_eq!(results["a"], json!("run-42"));
+    assert_eq!(wf.last_run_id(), Some("run-42"));
+
+    // Without an explicit id, each run gets a fresh UUID v4.
+    let first = wf.run().await.unwrap()["a"].clone();
+    let second = wf.run().await.unwrap()["a"].clone();
+    assert_ne!(first, second);
+    assert_eq!(first.as_str().unwrap().len(), 36);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_added_after_a_run_join_the_next_run() {
+    let mut wf = Workflow::new("grow");
+    wf.add_task(
+        "a",
+        |_c: TaskContext| async { Ok::<_, String>(json!(1)) },
+        TaskOptions::new(),
+    );
+    assert_eq!(wf.run().await.unwrap().len(), 1);
+    wf.add_task(
+        "b",
+        |ctx: TaskContext| async move { Ok::<_, String>(ctx.result("a").cloned().unwrap_or_default()) },
+        TaskOptions::new().depends_on(["a"]),
+    );
+    let results = wf.run().await.unwrap();
+    assert_eq!(results["b"], json!(1));
+    assert_eq!(
+        wf.summary().task("b").unwrap().status,
+        TaskStatus::Completed
+    );
+}
+
+#[tokio::test]
+async fn empty_workflow_succeeds_with_no_results() {
+    let mut wf = Workflow::new("empty");
+    assert!(wf.run().await.unwrap().is_empty());
+    assert!(wf.summary().success);
+}
