@@ -42,7 +42,7 @@ JOURNAL="$WORK/journal.db"
 run_make() { make -s -j "$N" -f "$WORK/Makefile" all >/dev/null; }
 run_dagflow() {
     # shellcheck disable=SC2086 # DAGFLOW_RUN_ARGS is a list of words
-    "$DAGFLOW" run "$WORK/workflow.yml" --concurrency "$N" --journal "$JOURNAL" ${DAGFLOW_RUN_ARGS:-} >/dev/null
+    "$DAGFLOW" run "$WORK/workflow.yml" --quiet --concurrency "$N" --journal "$JOURNAL" ${DAGFLOW_RUN_ARGS:-} >/dev/null
 }
 
 # Fail early, with the tool's own message, if either cannot run the graph.

@@ -35,25 +35,33 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a workflow file.
-    #[command(after_help = "Example:\n  dagflow run etl.yml --concurrency 2\n  dagflow run etl.yml --output json > report.json")]
+    #[command(
+        after_help = "Example:\n  dagflow run etl.yml --concurrency 2\n  dagflow run etl.yml --output json > report.json"
+    )]
     Run(RunArgs),
     /// Check a workflow file and print its execution order and levels.
     #[command(after_help = "Example:\n  dagflow validate etl.yml")]
     Validate(FileArg),
     /// Print the task graph as Graphviz DOT or Mermaid.
-    #[command(after_help = "Example:\n  dagflow graph etl.yml | dot -Tsvg > etl.svg\n  dagflow graph etl.yml --format mermaid")]
+    #[command(
+        after_help = "Example:\n  dagflow graph etl.yml | dot -Tsvg > etl.svg\n  dagflow graph etl.yml --format mermaid"
+    )]
     Graph(GraphArgs),
     /// List recent runs from the journal.
     #[command(after_help = "Example:\n  dagflow runs --workflow etl --limit 10")]
     Runs(RunsArgs),
     /// Show one run: tasks, attempts, timings, errors, output tails, timeline.
-    #[command(after_help = "Example:\n  dagflow show 3f2a9c1e   (a unique prefix of the run id is enough)")]
+    #[command(
+        after_help = "Example:\n  dagflow show 3f2a9c1e   (a unique prefix of the run id is enough)"
+    )]
     Show(ShowArgs),
     /// Analytics over the journal: success rates, hotspots, trends, percentiles.
     #[command(after_help = "Example:\n  dagflow insights --workflow etl --top 3 --output json")]
     Insights(InsightsArgs),
     /// Continue a failed or interrupted run without redoing completed tasks.
-    #[command(after_help = "Example:\n  dagflow resume 3f2a9c1e\n  dagflow resume 3f2a9c1e etl.yml --force   (the file changed since)")]
+    #[command(
+        after_help = "Example:\n  dagflow resume 3f2a9c1e\n  dagflow resume 3f2a9c1e etl.yml --force   (the file changed since)"
+    )]
     Resume(ResumeArgs),
     /// List the built-in templates.
     #[command(after_help = "Example:\n  dagflow templates")]
@@ -62,7 +70,9 @@ pub enum Command {
     #[command(after_help = "Example:\n  dagflow init --template ci_cd ci.yml")]
     Init(InitArgs),
     /// Print a shell completion script.
-    #[command(after_help = "Example:\n  dagflow completions bash > ~/.local/share/bash-completion/completions/dagflow")]
+    #[command(
+        after_help = "Example:\n  dagflow completions bash > ~/.local/share/bash-completion/completions/dagflow"
+    )]
     Completions(CompletionsArgs),
 }
 

@@ -68,7 +68,14 @@ impl JournalError {
     pub fn is_usage(&self) -> bool {
         matches!(
             self,
-            JournalError::Unsupported { .. } | JournalError::UnknownScheme { .. }
+            JournalError::Unsupported { .. }
+                | JournalError::UnknownScheme { .. }
+                | JournalError::Sqlite(
+                    SqliteError::IsDirectory { .. }
+                        | SqliteError::NotADatabase { .. }
+                        | SqliteError::NotAJournal { .. }
+                        | SqliteError::NewerSchema { .. }
+                )
         )
     }
 }
@@ -82,7 +89,10 @@ impl JournalLocation {
         if given.starts_with("postgres://") || given.starts_with("postgresql://") {
             return Ok(JournalLocation::Postgres(given.to_owned()));
         }
-        if let Some(path) = given.strip_prefix("sqlite://").or_else(|| given.strip_prefix("sqlite:")) {
+        if let Some(path) = given
+            .strip_prefix("sqlite://")
+            .or_else(|| given.strip_prefix("sqlite:"))
+        {
             return Ok(JournalLocation::Sqlite(PathBuf::from(path)));
         }
         if given.contains("://") {
@@ -122,12 +132,11 @@ impl JournalLocation {
 
 fn create_parent(path: &Path) -> Result<(), JournalError> {
     match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() && !dir.exists() => {
-            std::fs::create_dir_all(dir).map_err(|source| JournalError::CreateDir {
+        Some(dir) if !dir.as_os_str().is_empty() && !dir.exists() => std::fs::create_dir_all(dir)
+            .map_err(|source| JournalError::CreateDir {
                 path: dir.to_path_buf(),
                 source,
-            })
-        }
+            }),
         _ => Ok(()),
     }
 }

@@ -1,6 +1,17 @@
-//! The library behind the `dagflow` command: the workflow-file format
-//! ([`spec`]) and the process runner ([`process`]) that turns each task into
-//! a child process in its own process group.
+//! The library behind the `dagflow` command, split so each part can be
+//! tested and reused on its own:
+//!
+//! - [`spec`]: the workflow-file format: YAML in, a validated
+//!   [`WorkflowSpec`](spec::WorkflowSpec) out, every error with file, line
+//!   and column; `when:` conditions in CEL.
+//! - [`process`]: runs a command in its own process group, reads its output
+//!   line by line, stops the whole group with SIGTERM then SIGKILL.
+//! - [`execute`]: turns a spec into an engine
+//!   [`Workflow`](dagflow::engine::workflow::Workflow) whose actions are
+//!   processes, passing results through `DAGFLOW_RESULT_*` variables.
+//! - [`journal`]: where the journal lives (`--journal`, `DAGFLOW_JOURNAL`,
+//!   `.dagflow/journal.db`).
+//! - [`resume`]: which results of a journaled run can be reused.
 //!
 //! ```
 //! let spec = dagflow_cli::spec::parse(
@@ -12,8 +23,8 @@
 //! ```
 #![warn(missing_docs)]
 
-pub mod spec;
-pub mod process;
 pub mod execute;
 pub mod journal;
+pub mod process;
 pub mod resume;
+pub mod spec;

@@ -59,7 +59,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn with_runtime(future: impl std::future::Future<Output = anyhow::Result<u8>>) -> anyhow::Result<u8> {
+fn with_runtime(
+    future: impl std::future::Future<Output = anyhow::Result<u8>>,
+) -> anyhow::Result<u8> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -71,18 +73,31 @@ fn with_runtime(future: impl std::future::Future<Output = anyhow::Result<u8>>) -
 }
 
 fn report_error(error: &anyhow::Error) {
-    if let Some(spec_error) = error.downcast_ref::<LoadError>().and_then(LoadError::spec_error) {
-        eprintln!("{} {}", console::style("error:").red().bold().for_stderr(), spec_error.render());
+    if let Some(spec_error) = error
+        .downcast_ref::<LoadError>()
+        .and_then(LoadError::spec_error)
+    {
+        eprintln!(
+            "{} {}",
+            console::style("error:").red().bold().for_stderr(),
+            spec_error.render()
+        );
         return;
     }
-    eprintln!("{} {error:#}", console::style("error:").red().bold().for_stderr());
+    eprintln!(
+        "{} {error:#}",
+        console::style("error:").red().bold().for_stderr()
+    );
 }
 
 fn exit_code_of(error: &anyhow::Error) -> u8 {
     if error.downcast_ref::<LoadError>().is_some() || error.downcast_ref::<UsageError>().is_some() {
         return exit::USAGE;
     }
-    if error.downcast_ref::<JournalError>().is_some_and(JournalError::is_usage) {
+    if error
+        .downcast_ref::<JournalError>()
+        .is_some_and(JournalError::is_usage)
+    {
         return exit::USAGE;
     }
     exit::FAILURE

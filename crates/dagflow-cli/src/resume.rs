@@ -116,7 +116,13 @@ pub fn run_origin(run_id: &str, entries: &[JournalEntry]) -> Result<RunOrigin, R
             run_id: run_id.to_owned(),
         });
     }
-    let path = |key: &str| start.details.get(key).and_then(Value::as_str).map(PathBuf::from);
+    let path = |key: &str| {
+        start
+            .details
+            .get(key)
+            .and_then(Value::as_str)
+            .map(PathBuf::from)
+    };
     Ok(RunOrigin {
         workflow: start.workflow_name.clone(),
         file: path("file"),
@@ -150,7 +156,10 @@ pub fn plan_resume(
             let id = dagflow::graph::TaskId::from_index(i);
             let deps = dag.dependencies(id).iter().map(|&d| dag.name(d));
             let definition = task.definition();
-            (task.name.as_str(), task_hash(&task.name, deps, Some(&definition)))
+            (
+                task.name.as_str(),
+                task_hash(&task.name, deps, Some(&definition)),
+            )
         })
         .collect();
     let changed: BTreeSet<String> = new_hashes
@@ -189,15 +198,17 @@ pub fn plan_resume(
     // A task is stale when it changed or anything before it is stale.
     let mut stale = vec![false; dag.len()];
     for &id in dag.topological_order() {
-        stale[id.index()] = changed.contains(dag.name(id))
-            || dag.dependencies(id).iter().any(|d| stale[d.index()]);
+        stale[id.index()] =
+            changed.contains(dag.name(id)) || dag.dependencies(id).iter().any(|d| stale[d.index()]);
     }
     let mut reused = HashMap::new();
     for entry in entries {
         if entry.event_type != EventType::StepComplete || entry.status != EntryStatus::Completed {
             continue;
         }
-        let Some(name) = &entry.step_name else { continue };
+        let Some(name) = &entry.step_name else {
+            continue;
+        };
         if dag.id(name).is_some_and(|id| !stale[id.index()]) {
             reused.insert(name.clone(), entry.result.clone().unwrap_or(Value::Null));
         }
@@ -262,22 +273,47 @@ tasks:
     depends_on: [transform]
 ";
 
-    fn entries_of(spec: &WorkflowSpec, completed: &[(&str, Value)], failed: &[&str]) -> Vec<JournalEntry> {
+    fn entries_of(
+        spec: &WorkflowSpec,
+        completed: &[(&str, Value)],
+        failed: &[&str],
+    ) -> Vec<JournalEntry> {
         let definition = RunDefinition {
             dag: spec.dag.clone(),
             task_definitions: spec.tasks.iter().map(|t| Some(t.definition())).collect(),
         };
-        let mut start = JournalEntry::new("run-1", "etl", EventType::WorkflowStart, None, EntryStatus::Started, SystemTime::now());
+        let mut start = JournalEntry::new(
+            "run-1",
+            "etl",
+            EventType::WorkflowStart,
+            None,
+            EntryStatus::Started,
+            SystemTime::now(),
+        );
         start.details = start_details(&definition, None);
         start.details.insert("file".into(), json!("/work/etl.yml"));
         let mut entries = vec![start];
         for (name, result) in completed {
-            let mut e = JournalEntry::new("run-1", "etl", EventType::StepComplete, Some((*name).into()), EntryStatus::Completed, SystemTime::now());
+            let mut e = JournalEntry::new(
+                "run-1",
+                "etl",
+                EventType::StepComplete,
+                Some((*name).into()),
+                EntryStatus::Completed,
+                SystemTime::now(),
+            );
             e.result = Some(result.clone());
             entries.push(e);
         }
         for name in failed {
-            entries.push(JournalEntry::new("run-1", "etl", EventType::StepComplete, Some((*name).into()), EntryStatus::Failed, SystemTime::now()));
+            entries.push(JournalEntry::new(
+                "run-1",
+                "etl",
+                EventType::StepComplete,
+                Some((*name).into()),
+                EntryStatus::Failed,
+                SystemTime::now(),
+            ));
         }
         entries
     }
@@ -287,7 +323,10 @@ tasks:
         let spec = parse(FILE, "etl.yml").unwrap();
         let entries = entries_of(&spec, &[("extract", json!(3))], &["transform"]);
         let plan = plan_resume("run-1", &entries, &spec, false).unwrap();
-        assert_eq!(plan.reused, HashMap::from([("extract".to_string(), json!(3))]));
+        assert_eq!(
+            plan.reused,
+            HashMap::from([("extract".to_string(), json!(3))])
+        );
         assert!(plan.changed.is_empty());
         assert_eq!(plan.file, Some(PathBuf::from("/work/etl.yml")));
     }
@@ -296,7 +335,11 @@ tasks:
     fn changed_command_refuses_without_force() {
         let spec = parse(FILE, "etl.yml").unwrap();
         let entries = entries_of(&spec, &[("extract", json!(3))], &["transform"]);
-        let edited = parse(&FILE.replace("echo extract", "echo extract --all"), "etl.yml").unwrap();
+        let edited = parse(
+            &FILE.replace("echo extract", "echo extract --all"),
+            "etl.yml",
+        )
+        .unwrap();
         let err = plan_resume("run-1", &entries, &edited, false).unwrap_err();
         assert_eq!(
             err,
@@ -313,7 +356,11 @@ tasks:
     fn fixing_the_failed_task_needs_no_force() {
         let spec = parse(FILE, "etl.yml").unwrap();
         let entries = entries_of(&spec, &[("extract", json!(3))], &["transform"]);
-        let fixed = parse(&FILE.replace("echo transform", "echo transform --fixed"), "etl.yml").unwrap();
+        let fixed = parse(
+            &FILE.replace("echo transform", "echo transform --fixed"),
+            "etl.yml",
+        )
+        .unwrap();
         let plan = plan_resume("run-1", &entries, &fixed, false).unwrap();
         assert_eq!(plan.reused.keys().collect::<Vec<_>>(), ["extract"]);
         assert_eq!(plan.changed, ["transform"]);
@@ -322,8 +369,16 @@ tasks:
     #[test]
     fn force_reruns_changed_tasks_and_everything_after_them() {
         let spec = parse(FILE, "etl.yml").unwrap();
-        let entries = entries_of(&spec, &[("extract", json!(3)), ("transform", json!(4))], &["load"]);
-        let edited = parse(&FILE.replace("echo transform", "echo transform2"), "etl.yml").unwrap();
+        let entries = entries_of(
+            &spec,
+            &[("extract", json!(3)), ("transform", json!(4))],
+            &["load"],
+        );
+        let edited = parse(
+            &FILE.replace("echo transform", "echo transform2"),
+            "etl.yml",
+        )
+        .unwrap();
         let plan = plan_resume("run-1", &entries, &edited, true).unwrap();
         assert_eq!(plan.reused.keys().collect::<Vec<_>>(), ["extract"]);
         assert_eq!(plan.changed, ["transform"]);
@@ -333,7 +388,14 @@ tasks:
     fn succeeded_run_has_nothing_to_resume() {
         let spec = parse(FILE, "etl.yml").unwrap();
         let mut entries = entries_of(&spec, &[], &[]);
-        entries.push(JournalEntry::new("run-1", "etl", EventType::WorkflowComplete, None, EntryStatus::Completed, SystemTime::now()));
+        entries.push(JournalEntry::new(
+            "run-1",
+            "etl",
+            EventType::WorkflowComplete,
+            None,
+            EntryStatus::Completed,
+            SystemTime::now(),
+        ));
         let err = plan_resume("run-1", &entries, &spec, false).unwrap_err();
         assert!(matches!(err, ResumeError::AlreadySucceeded { .. }));
     }
@@ -343,6 +405,9 @@ tasks:
         let spec = parse(FILE, "etl.yml").unwrap();
         let entries = entries_of(&spec, &[], &[]);
         let other = parse(&FILE.replace("name: etl", "name: other"), "o.yml").unwrap();
-        assert!(matches!(plan_resume("run-1", &entries, &other, false), Err(ResumeError::OtherWorkflow { .. })));
+        assert!(matches!(
+            plan_resume("run-1", &entries, &other, false),
+            Err(ResumeError::OtherWorkflow { .. })
+        ));
     }
 }

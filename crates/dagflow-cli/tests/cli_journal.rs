@@ -25,8 +25,14 @@ tasks:
 #[test]
 fn runs_lists_recent_runs_newest_first() {
     let sb = Sandbox::new();
-    sb.write("a.yml", "name: alpha\ntasks:\n  - name: t\n    run: 'true'\n");
-    sb.write("b.yml", "name: beta\ntasks:\n  - name: t\n    run: exit 1\n");
+    sb.write(
+        "a.yml",
+        "name: alpha\ntasks:\n  - name: t\n    run: 'true'\n",
+    );
+    sb.write(
+        "b.yml",
+        "name: beta\ntasks:\n  - name: t\n    run: exit 1\n",
+    );
     let (_, first) = sb.run_json("a.yml", &[]);
     let (_, second) = sb.run_json("b.yml", &[]);
     let runs = sb.json(&["runs", "--output", "json"]);
@@ -45,17 +51,29 @@ fn runs_lists_recent_runs_newest_first() {
 
     let text = sb.dagflow().arg("runs").assert().success();
     let stdout = String::from_utf8_lossy(&text.get_output().stdout).to_string();
-    assert!(stdout.contains("RUN ID") && stdout.contains("alpha") && stdout.contains("beta"), "{stdout}");
+    assert!(
+        stdout.contains("RUN ID") && stdout.contains("alpha") && stdout.contains("beta"),
+        "{stdout}"
+    );
 }
 
 #[test]
 fn journal_flag_and_environment_choose_the_file() {
     let sb = Sandbox::new();
     sb.write("wf.yml", "name: j\ntasks:\n  - name: t\n    run: 'true'\n");
-    sb.dagflow().args(["run", "wf.yml", "--journal", "custom.db"]).assert().success();
+    sb.dagflow()
+        .args(["run", "wf.yml", "--journal", "custom.db"])
+        .assert()
+        .success();
     assert!(sb.file("custom.db").exists());
     assert!(!sb.file(".dagflow/journal.db").exists());
-    let runs = sb.json(&["runs", "--journal", "sqlite://custom.db", "--output", "json"]);
+    let runs = sb.json(&[
+        "runs",
+        "--journal",
+        "sqlite://custom.db",
+        "--output",
+        "json",
+    ]);
     assert_eq!(runs.as_array().unwrap().len(), 1);
     let output = sb
         .dagflow()
@@ -72,7 +90,10 @@ fn reading_commands_without_a_journal_say_so() {
     let sb = Sandbox::new();
     let assert = sb.dagflow().arg("runs").assert().code(1);
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
-    assert!(stderr.contains("there is no journal at .dagflow/journal.db"), "{stderr}");
+    assert!(
+        stderr.contains("there is no journal at .dagflow/journal.db"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -146,14 +167,19 @@ fn insights_after_several_runs() {
     assert_eq!(insight["total_steps"], 12);
     assert_eq!(insight["overall_success_rate"], 0.5);
     assert!(insight["mean_duration_ms"].as_f64().unwrap() > 0.0);
-    assert_eq!(insight["failure_hotspots"], serde_json::json!([["transform", 2]]));
+    assert_eq!(
+        insight["failure_hotspots"],
+        serde_json::json!([["transform", 2]])
+    );
     assert_eq!(insight["step_success_rates"]["extract"], 1.0);
     assert_eq!(insight["step_success_rates"]["transform"], 0.5);
     assert_eq!(insight["step_success_rates"]["load"], 0.5);
     // window 2 over 4 runs gives 3 points
     let trend = sb.json(&["insights", "--window", "2", "--output", "json"]);
     assert_eq!(trend["duration_trend"].as_array().unwrap().len(), 3);
-    assert!(insight["step_durations"]["extract"]["p95_ms"].as_f64().is_some());
+    assert!(insight["step_durations"]["extract"]["p95_ms"]
+        .as_f64()
+        .is_some());
     assert!(insight.get("flaky_steps").is_some());
 
     let filtered = sb.json(&["insights", "--workflow", "other", "--output", "json"]);
@@ -161,7 +187,10 @@ fn insights_after_several_runs() {
 
     let text = sb.dagflow().arg("insights").assert().success();
     let stdout = String::from_utf8_lossy(&text.get_output().stdout).to_string();
-    assert!(stdout.contains("4 finished runs") && stdout.contains("Failure hotspots"), "{stdout}");
+    assert!(
+        stdout.contains("4 finished runs") && stdout.contains("Failure hotspots"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -192,14 +221,23 @@ tasks:
         .args(["resume", run_id, "--output", "json"])
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let resumed: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(resumed["success"], true);
     assert_eq!(resumed["resumed_from"], run_id);
     assert_eq!(resumed["tasks"]["download"]["status"], "completed");
     assert_eq!(resumed["tasks"]["download"]["restored"], true);
     assert_eq!(resumed["tasks"]["process"]["result"], "processed 42");
-    assert_eq!(sb.read("download.count").lines().count(), 1, "download ran again");
+    assert_eq!(
+        sb.read("download.count").lines().count(),
+        1,
+        "download ran again"
+    );
 
     let runs = sb.json(&["runs", "--output", "json"]);
     assert_eq!(runs[0]["resumed_from"], run_id);
@@ -216,16 +254,37 @@ fn resume_accepts_a_fixed_failed_task_but_not_a_changed_completed_one() {
     // `a` completed: changing it would make its result stale.
     sb.write(
         "edited.yml",
-        &original.replace("echo a >> a.log", "echo A >> a.log").replace("run: exit 1", "run: echo fixed"),
+        &original
+            .replace("echo a >> a.log", "echo A >> a.log")
+            .replace("run: exit 1", "run: echo fixed"),
     );
-    let assert = sb.dagflow().args(["resume", run_id, "edited.yml"]).assert().code(2);
+    let assert = sb
+        .dagflow()
+        .args(["resume", run_id, "edited.yml"])
+        .assert()
+        .code(2);
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
-    assert!(stderr.contains("in tasks that completed: changed: a") && stderr.contains("--force"), "{stderr}");
+    assert!(
+        stderr.contains("in tasks that completed: changed: a") && stderr.contains("--force"),
+        "{stderr}"
+    );
 
     // `b` failed: fixing it is what resume is for.
-    sb.write("wf.yml", &original.replace("run: exit 1", "run: echo fixed"));
-    let output = sb.dagflow().args(["resume", run_id, "--output", "json"]).output().unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    sb.write(
+        "wf.yml",
+        &original.replace("run: exit 1", "run: echo fixed"),
+    );
+    let output = sb
+        .dagflow()
+        .args(["resume", run_id, "--output", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let resumed: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(resumed["tasks"]["b"]["result"], "fixed");
     assert_eq!(sb.read("a.log").lines().collect::<Vec<_>>(), ["a"]);
@@ -240,21 +299,35 @@ fn forced_resume_reruns_changed_completed_tasks() {
     let run_id = first["run_id"].as_str().unwrap();
     sb.write(
         "wf.yml",
-        &original.replace("echo a >> a.log", "echo A >> a.log").replace("run: exit 1", "run: echo fixed"),
+        &original
+            .replace("echo a >> a.log", "echo A >> a.log")
+            .replace("run: exit 1", "run: echo fixed"),
     );
     let output = sb
         .dagflow()
         .args(["resume", run_id, "--force", "--output", "json"])
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
-    assert_eq!(sb.read("a.log").lines().collect::<Vec<_>>(), ["a", "A"], "a changed, so it ran again");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        sb.read("a.log").lines().collect::<Vec<_>>(),
+        ["a", "A"],
+        "a changed, so it ran again"
+    );
 }
 
 #[test]
 fn resume_of_a_successful_run_is_refused() {
     let sb = Sandbox::new();
-    sb.write("wf.yml", "name: done\ntasks:\n  - name: t\n    run: 'true'\n");
+    sb.write(
+        "wf.yml",
+        "name: done\ntasks:\n  - name: t\n    run: 'true'\n",
+    );
     let (_, report) = sb.run_json("wf.yml", &[]);
     let assert = sb
         .dagflow()

@@ -35,7 +35,11 @@ fn read_pids(path: &Path) -> Vec<i32> {
 async fn wait_for_file(path: &Path, words: usize) {
     let deadline = Instant::now() + Duration::from_secs(5);
     while read_pids(path).len() < words {
-        assert!(Instant::now() < deadline, "{} never got {words} pids", path.display());
+        assert!(
+            Instant::now() < deadline,
+            "{} never got {words} pids",
+            path.display()
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
@@ -72,9 +76,17 @@ async fn argv_commands_run_without_a_shell() {
     let runner = ProcessRunner::new(Duration::from_secs(1));
     let request = ProcessRequest::new(
         "t",
-        CommandSpec::Argv(vec!["printf".into(), "%s|".into(), "a b".into(), "$HOME".into()]),
+        CommandSpec::Argv(vec![
+            "printf".into(),
+            "%s|".into(),
+            "a b".into(),
+            "$HOME".into(),
+        ]),
     );
-    let out = runner.run(&request, &CancellationToken::new()).await.unwrap();
+    let out = runner
+        .run(&request, &CancellationToken::new())
+        .await
+        .unwrap();
     assert_eq!(out.stdout.head(), b"a b|$HOME|");
 }
 
@@ -85,7 +97,10 @@ async fn environment_and_workdir_are_applied() {
     let mut request = shell("t", "printf '%s %s' \"$GREETING\" \"$(pwd)\"");
     request.env.push(("GREETING".into(), "hi".into()));
     request.workdir = Some(dir.path().to_path_buf());
-    let out = runner.run(&request, &CancellationToken::new()).await.unwrap();
+    let out = runner
+        .run(&request, &CancellationToken::new())
+        .await
+        .unwrap();
     let expected = format!("hi {}", dir.path().canonicalize().unwrap().display());
     assert_eq!(String::from_utf8_lossy(out.stdout.head()), expected);
 }
@@ -95,17 +110,29 @@ async fn missing_workdir_is_a_clear_error() {
     let runner = ProcessRunner::new(Duration::from_secs(1));
     let mut request = shell("load", "true");
     request.workdir = Some("/definitely/not/here".into());
-    let err = runner.run(&request, &CancellationToken::new()).await.unwrap_err();
+    let err = runner
+        .run(&request, &CancellationToken::new())
+        .await
+        .unwrap_err();
     assert!(matches!(err, ProcessError::MissingWorkdir { .. }));
-    assert!(err.to_string().contains("task `load`: the working directory `/definitely/not/here` does not exist"));
+    assert!(err
+        .to_string()
+        .contains("task `load`: the working directory `/definitely/not/here` does not exist"));
 }
 
 #[tokio::test]
 async fn unknown_program_is_a_spawn_error() {
     let runner = ProcessRunner::new(Duration::from_secs(1));
     let request = ProcessRequest::new("t", CommandSpec::Argv(vec!["no-such-program-xyz".into()]));
-    let err = runner.run(&request, &CancellationToken::new()).await.unwrap_err();
-    assert!(err.to_string().contains("cannot start `no-such-program-xyz`"), "{err}");
+    let err = runner
+        .run(&request, &CancellationToken::new())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("cannot start `no-such-program-xyz`"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -114,12 +141,17 @@ async fn lines_reach_the_sink_whole_and_in_order() {
     let seen = Arc::clone(&lines);
     let runner = ProcessRunner::new(Duration::from_secs(1)).with_line_sink(Arc::new(
         move |task: &str, stream: Stream, line: &str| {
-            seen.lock().unwrap().push((task.into(), stream, line.into()));
+            seen.lock()
+                .unwrap()
+                .push((task.into(), stream, line.into()));
         },
     ));
     runner
         .run(
-            &shell("job", "printf 'a'; sleep 0.05; printf 'b\\nc\\n'; echo e >&2"),
+            &shell(
+                "job",
+                "printf 'a'; sleep 0.05; printf 'b\\nc\\n'; echo e >&2",
+            ),
             &CancellationToken::new(),
         )
         .await
@@ -131,7 +163,9 @@ async fn lines_reach_the_sink_whole_and_in_order() {
         .map(|l| l.2.as_str())
         .collect();
     assert_eq!(stdout, ["ab", "c"]);
-    assert!(lines.iter().any(|l| l.1 == Stream::Stderr && l.2 == "e" && l.0 == "job"));
+    assert!(lines
+        .iter()
+        .any(|l| l.1 == Stream::Stderr && l.2 == "e" && l.0 == "job"));
 }
 
 #[tokio::test]
@@ -177,7 +211,10 @@ async fn processes_ignoring_sigterm_are_killed_after_the_grace_period() {
         cancel2.cancel();
     });
     assert!(matches!(result, Err(ProcessError::Stopped { .. })));
-    assert!(started.elapsed() >= Duration::from_millis(300), "SIGKILL came before the grace period");
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "SIGKILL came before the grace period"
+    );
     assert_all_gone(&read_pids(&pids)).await;
 }
 
@@ -186,11 +223,15 @@ async fn dropping_the_future_stops_the_group() {
     let dir = tempfile::tempdir().unwrap();
     let pids = dir.path().join("pids");
     let runner = ProcessRunner::new(Duration::from_millis(500));
-    let script = format!("sleep 30 & echo $! >> {p}; echo $$ >> {p}; wait", p = pids.display());
+    let script = format!(
+        "sleep 30 & echo $! >> {p}; echo $$ >> {p}; wait",
+        p = pids.display()
+    );
     let request = shell("t", &script);
     let cancel = CancellationToken::new();
     // A timeout drops the run future, as the engine does on a task timeout.
-    let outcome = tokio::time::timeout(Duration::from_millis(300), runner.run(&request, &cancel)).await;
+    let outcome =
+        tokio::time::timeout(Duration::from_millis(300), runner.run(&request, &cancel)).await;
     assert!(outcome.is_err());
     wait_for_file(&pids, 2).await;
     assert_all_gone(&read_pids(&pids)).await;
@@ -209,7 +250,10 @@ async fn background_processes_left_behind_are_stopped_and_do_not_block() {
         .run(&shell("t", &script), &CancellationToken::new())
         .await
         .unwrap();
-    assert!(started.elapsed() < Duration::from_secs(5), "waited on the background process");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "waited on the background process"
+    );
     assert_eq!(out.stdout.head(), b"done\n");
     assert_all_gone(&read_pids(&pids)).await;
 }

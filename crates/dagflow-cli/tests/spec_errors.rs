@@ -37,10 +37,16 @@ tasks:
     assert!(!spec.fail_fast);
     assert_eq!(spec.env["PORT"], "8080");
     let load = spec.task("load").unwrap();
-    assert_eq!(load.command, CommandSpec::Argv(vec!["sleep".into(), "1".into()]));
+    assert_eq!(
+        load.command,
+        CommandSpec::Argv(vec!["sleep".into(), "1".into()])
+    );
     assert_eq!(load.depends_on, ["ingest"]);
     let retry = load.retry.as_ref().unwrap();
-    assert_eq!((retry.max_attempts, retry.backoff, retry.jitter), (4, 3.0, 0.5));
+    assert_eq!(
+        (retry.max_attempts, retry.backoff, retry.jitter),
+        (4, 3.0, 0.5)
+    );
     assert_eq!(retry.on_exit_codes, [1, 75]);
     assert_eq!(load.location, Location::new(8, 11));
     assert_eq!(load.tags, ["io", "db"]);
@@ -65,7 +71,10 @@ fn yaml_syntax_error_has_its_line() {
 fn unknown_field_names_the_field_and_its_line() {
     let err = error("name: x\ntasks:\n  - name: a\n    run: echo\n    depend_on: [b]\n");
     assert_eq!(err.location, Some(Location::new(5, 5)));
-    assert!(err.to_string().contains("unknown field `depend_on`"), "{err}");
+    assert!(
+        err.to_string().contains("unknown field `depend_on`"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -89,11 +98,12 @@ fn bad_duration_points_at_the_value() {
 
 #[test]
 fn bad_retry_delay_names_the_field() {
-    let err = error(
-        "name: x\ntasks:\n  - name: a\n    run: echo\n    retry:\n      initial_delay: 1x\n",
-    );
+    let err =
+        error("name: x\ntasks:\n  - name: a\n    run: echo\n    retry:\n      initial_delay: 1x\n");
     assert_eq!(err.line(), Some(6));
-    assert!(matches!(&err.kind, SpecErrorKind::BadDuration { field, .. } if field == "retry.initial_delay"));
+    assert!(
+        matches!(&err.kind, SpecErrorKind::BadDuration { field, .. } if field == "retry.initial_delay")
+    );
 }
 
 #[test]
@@ -147,28 +157,40 @@ tasks:
         }
     );
     assert_eq!(err.location, Some(Location::new(5, 18)));
-    assert!(err.to_string().contains("dependency cycle: a -> b -> c -> a"));
+    assert!(err
+        .to_string()
+        .contains("dependency cycle: a -> b -> c -> a"));
 }
 
 #[test]
 fn task_without_command_is_rejected() {
     let err = error("name: x\ntasks:\n  - name: a\n    tags: [x]\n");
     assert_eq!(err.line(), Some(3));
-    assert!(err.to_string().contains("has neither `run` nor `cmd`"), "{err}");
+    assert!(
+        err.to_string().contains("has neither `run` nor `cmd`"),
+        "{err}"
+    );
 }
 
 #[test]
 fn task_with_both_commands_is_rejected() {
     let err = error("name: x\ntasks:\n  - name: a\n    run: echo\n    cmd: [echo]\n");
     assert_eq!(err.line(), Some(5));
-    assert!(err.to_string().contains("has both `run` and `cmd`"), "{err}");
+    assert!(
+        err.to_string().contains("has both `run` and `cmd`"),
+        "{err}"
+    );
 }
 
 #[test]
 fn bad_task_name_is_rejected() {
     let err = error("name: x\ntasks:\n  - name: load data\n    run: echo\n");
     assert_eq!(err.location, Some(Location::new(3, 11)));
-    assert!(err.to_string().contains("task name `load data` is not allowed"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("task name `load data` is not allowed"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -180,7 +202,9 @@ fn zero_concurrency_is_rejected() {
 
 #[test]
 fn wrong_type_is_reported_with_line() {
-    let err = error("name: x\ntasks:\n  - name: a\n    run: echo\n    retry:\n      max_attempts: lots\n");
+    let err = error(
+        "name: x\ntasks:\n  - name: a\n    run: echo\n    retry:\n      max_attempts: lots\n",
+    );
     assert_eq!(err.line(), Some(6));
 }
 
@@ -225,7 +249,8 @@ tasks:
 
 #[test]
 fn result_variable_clash_is_rejected() {
-    let err = error("name: x\ntasks:\n  - name: a-b\n    run: echo\n  - name: a_b\n    run: echo\n");
+    let err =
+        error("name: x\ntasks:\n  - name: a-b\n    run: echo\n  - name: a_b\n    run: echo\n");
     assert_eq!(err.line(), Some(5));
     assert!(err.to_string().contains("DAGFLOW_RESULT_A_B"), "{err}");
 }
@@ -239,7 +264,19 @@ fn empty_task_list_is_rejected() {
 
 #[test]
 fn retry_exit_code_zero_is_rejected() {
-    let err = error("name: x\ntasks:\n  - name: a\n    run: echo\n    retry: {on_exit_codes: [0]}\n");
+    let err =
+        error("name: x\ntasks:\n  - name: a\n    run: echo\n    retry: {on_exit_codes: [0]}\n");
     assert_eq!(err.line(), Some(5));
-    assert!(err.to_string().contains("exit codes of failures are 1 to 255"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("exit codes of failures are 1 to 255"),
+        "{err}"
+    );
+}
+
+#[test]
+fn env_variable_names_with_equals_are_rejected() {
+    let err = error("name: x\nenv:\n  A=B: 1\ntasks:\n  - name: a\n    run: echo\n");
+    assert_eq!(err.line(), Some(3));
+    assert!(err.to_string().contains("`env` variable `A=B` cannot be set"), "{err}");
 }

@@ -57,6 +57,29 @@ fn rate(entries: usize, elapsed: Duration) -> String {
     )
 }
 
+/// CPU time (user + system) of this process so far, from /proc (Linux);
+/// on a shared machine it tells the cost apart from waiting for a core.
+fn cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let fields: Vec<&str> = stat[stat.rfind(')')? + 2..].split(' ').collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// Wall-clock and CPU figures of a phase that started at `wall` / `cpu`.
+fn measured(entries: usize, wall: Instant, cpu: Option<Duration>) -> String {
+    let elapsed = wall.elapsed();
+    match (cpu, cpu_time()) {
+        (Some(before), Some(after)) => format!(
+            "{} | CPU {:.3} s = {:.0} entries per CPU-second",
+            rate(entries, elapsed),
+            (after - before).as_secs_f64(),
+            entries as f64 / (after - before).as_secs_f64().max(1e-9)
+        ),
+        _ => rate(entries, elapsed),
+    }
+}
+
 fn run_size(
     dir: &Path,
     workflows: usize,
@@ -65,6 +88,10 @@ fn run_size(
     println!("== {workflows} workflows ==");
     let entries: Vec<JournalEntry> = synthetic::history(workflows).collect();
     let wanted = |phase: &str| only.is_none_or(|o| o == phase);
+    if only == Some("floor") {
+        floor(dir, &entries)?;
+        return Ok(());
+    }
 
     for (label, level) in [("NORMAL", Synchronous::Normal), ("FULL", Synchronous::Full)] {
         if !wanted("record") {
@@ -72,17 +99,15 @@ fn run_size(
         }
         let path = dir.join(format!("record-{workflows}-{label}.db"));
         let store = SqliteStore::open_with(&path, SqliteOptions::new().synchronous(level))?;
+        let cpu = cpu_time();
         let start = Instant::now();
         for batch in entries.chunks(6_000) {
             store.append(batch)?;
         }
-        let appended = start.elapsed();
         store.flush()?;
-        let total = start.elapsed();
         println!(
-            "record, batches of 6000, synchronous={label:<6}: {} | with flush: {}",
-            rate(entries.len(), appended),
-            rate(entries.len(), total)
+            "record, batches of 6000, synchronous={label:<6}, flushed: {}",
+            measured(entries.len(), start, cpu)
         );
         if level == Synchronous::Normal {
             drop(store);
@@ -100,6 +125,7 @@ fn run_size(
         let store = Arc::new(SqliteStore::open(&path)?);
         let runs: Vec<&[JournalEntry]> = entries.chunks(6).collect();
         let threads = 8;
+        let cpu = cpu_time();
         let start = Instant::now();
         std::thread::scope(|scope| {
             for t in 0..threads {
@@ -126,6 +152,7 @@ fn run_size(
         let path = dir.join(format!("per-entry-{workflows}.db"));
         let store = SqliteStore::open(&path)?;
         let subset = &entries[..entries.len().min(60_000)];
+        let cpu = cpu_time();
         let start = Instant::now();
         for entry in subset {
             store.append(std::slice::from_ref(entry))?;
@@ -176,5 +203,73 @@ fn insight(path: &Path, entries: &[JournalEntry]) -> Result<(), Box<dyn std::err
         times[times.len() / 2].as_secs_f64() * 1e3,
         result.as_ref() == Some(&first)
     );
+    Ok(())
+}
+
+/// Scratch: raw rusqlite inserts, to find the floor.
+fn floor(dir: &Path, entries: &[JournalEntry]) -> Result<(), Box<dyn std::error::Error>> {
+    for indexes in [0, 1, 3] {
+        let path = dir.join(format!("floor-{indexes}.db"));
+        let _ = std::fs::remove_file(&path);
+        let mut conn = rusqlite::Connection::open(&path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.execute_batch("CREATE TABLE entries (id INTEGER PRIMARY KEY, workflow_id TEXT NOT NULL, workflow_name TEXT NOT NULL, event_type INTEGER NOT NULL, step_name TEXT, status INTEGER NOT NULL, timestamp_ms INTEGER NOT NULL, duration_ms REAL NOT NULL, duration_us INTEGER NOT NULL, attempt INTEGER NOT NULL, error TEXT, result TEXT, details TEXT);")?;
+        if indexes >= 1 { conn.execute_batch("CREATE INDEX a ON entries(workflow_id);")?; }
+        if indexes >= 3 { conn.execute_batch("CREATE INDEX b ON entries(event_type); CREATE INDEX c ON entries(workflow_name, event_type);")?; }
+        let cpu = cpu_time();
+        let start = Instant::now();
+        for batch in entries.chunks(6000) {
+            let tx = conn.transaction()?;
+            {
+                let mut stmt = tx.prepare_cached("INSERT INTO entries (workflow_id, workflow_name, event_type, step_name, status, timestamp_ms, duration_ms, duration_us, attempt, error, result, details) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")?;
+                for e in batch {
+                    stmt.execute(rusqlite::params![e.workflow_id, e.workflow_name, e.event_type as i64, e.step_name, e.status as i64, e.timestamp_ms(), e.duration_ms, e.duration_us(), e.attempt, e.error, Option::<String>::None, Option::<String>::None])?;
+                }
+            }
+            tx.commit()?;
+        }
+        println!("floor with {indexes} indexes: {}", measured(entries.len(), start, cpu));
+    }
+    for per_statement in [10usize, 50] {
+        let path = dir.join(format!("floor-multi-{per_statement}.db"));
+        let _ = std::fs::remove_file(&path);
+        let mut conn = rusqlite::Connection::open(&path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.execute_batch("CREATE TABLE entries (id INTEGER PRIMARY KEY, workflow_id TEXT NOT NULL, workflow_name TEXT NOT NULL, event_type INTEGER NOT NULL, step_name TEXT, status INTEGER NOT NULL, timestamp_ms INTEGER NOT NULL, duration_ms REAL NOT NULL, duration_us INTEGER NOT NULL, attempt INTEGER NOT NULL, error TEXT, result TEXT, details TEXT);")?;
+        let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; per_statement].join(", ");
+        let sql = format!("INSERT INTO entries (workflow_id, workflow_name, event_type, step_name, status, timestamp_ms, duration_ms, duration_us, attempt, error, result, details) VALUES {values}");
+        let cpu = cpu_time();
+        let start = Instant::now();
+        for batch in entries.chunks(6000) {
+            let tx = conn.transaction()?;
+            {
+                let mut stmt = tx.prepare_cached(&sql)?;
+                for chunk in batch.chunks(per_statement) {
+                    if chunk.len() < per_statement { continue; }
+                    let mut i = 1;
+                    for e in chunk {
+                        stmt.raw_bind_parameter(i, &e.workflow_id)?;
+                        stmt.raw_bind_parameter(i + 1, &e.workflow_name)?;
+                        stmt.raw_bind_parameter(i + 2, e.event_type as i64)?;
+                        stmt.raw_bind_parameter(i + 3, &e.step_name)?;
+                        stmt.raw_bind_parameter(i + 4, e.status as i64)?;
+                        stmt.raw_bind_parameter(i + 5, e.timestamp_ms())?;
+                        stmt.raw_bind_parameter(i + 6, e.duration_ms)?;
+                        stmt.raw_bind_parameter(i + 7, e.duration_us())?;
+                        stmt.raw_bind_parameter(i + 8, e.attempt)?;
+                        stmt.raw_bind_parameter(i + 9, &e.error)?;
+                        stmt.raw_bind_parameter(i + 10, Option::<String>::None)?;
+                        stmt.raw_bind_parameter(i + 11, Option::<String>::None)?;
+                        i += 12;
+                    }
+                    stmt.raw_execute()?;
+                }
+            }
+            tx.commit()?;
+        }
+        println!("floor, {per_statement} rows per statement: {}", measured(entries.len(), start, cpu));
+    }
     Ok(())
 }

@@ -139,8 +139,9 @@ impl Row {
 /// `concat!` it).
 macro_rules! entry_columns {
     () => {
-        "id, workflow_id, workflow_name, event_type, step_name, status, timestamp_ms, \
-         duration_ms, attempt, error, result, details"
+        "entries.id, entries.workflow_id, entries.workflow_name, entries.event_type, \
+         entries.step_name, entries.status, entries.timestamp_ms, entries.duration_ms, \
+         entries.attempt, entries.error, entries.result, entries.details"
     };
 }
 pub(crate) use entry_columns;

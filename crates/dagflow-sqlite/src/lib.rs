@@ -41,12 +41,14 @@
 //! ```
 #![warn(missing_docs)]
 
+mod checkpoint;
 mod codec;
 mod error;
 mod lease;
 mod options;
 mod queries;
 mod schema;
+mod spans;
 mod store;
 mod summary;
 mod writer;

@@ -26,12 +26,21 @@ pub(crate) mod sql {
     pub const BY_WORKFLOW_ID: &str = concat!(
         "SELECT ",
         entry_columns!(),
-        " FROM entries INDEXED BY entries_by_run WHERE workflow_id = ?1 ORDER BY id"
+        " FROM run_spans AS s JOIN entries ON entries.id BETWEEN s.first_id AND s.last_id
+          WHERE s.workflow_id = ?1 AND entries.workflow_id = ?1 ORDER BY entries.id"
     );
-    pub const BY_EVENT_TYPE: &str = concat!(
+    /// `event_type <> 2` lets the partial index serve the query.
+    pub const BY_LIFECYCLE_TYPE: &str = concat!(
         "SELECT ",
         entry_columns!(),
-        " FROM entries INDEXED BY entries_by_type WHERE event_type = ?1 ORDER BY id"
+        " FROM entries INDEXED BY entries_by_type
+          WHERE event_type = ?1 AND event_type <> 2 ORDER BY id"
+    );
+    /// Step outcomes are most entries: a scan in journal order.
+    pub const STEP_OUTCOMES: &str = concat!(
+        "SELECT ",
+        entry_columns!(),
+        " FROM entries WHERE event_type = 2 ORDER BY id"
     );
     pub const RECENT: &str = concat!(
         "SELECT ",
@@ -58,25 +67,33 @@ pub(crate) mod sql {
         WHERE workflow_name = ?1 AND step_name = ?2 AND duration_us BETWEEN ?3 AND ?4
         ORDER BY duration_us";
     pub const DURATIONS: &str = "
-        SELECT duration_us FROM entries INDEXED BY entries_by_type WHERE event_type = 3 ORDER BY id LIMIT ?1";
+        SELECT duration_us FROM entries INDEXED BY entries_by_type
+        WHERE event_type = 3 AND event_type <> 2 ORDER BY id LIMIT ?1";
     pub const LAST_DURATIONS: &str = "
-        SELECT duration_us FROM entries INDEXED BY entries_by_type WHERE event_type = 3 ORDER BY id DESC LIMIT ?1";
+        SELECT duration_us FROM entries INDEXED BY entries_by_type
+        WHERE event_type = 3 AND event_type <> 2 ORDER BY id DESC LIMIT ?1";
     pub const DURATIONS_OF_WORKFLOW: &str = "
-        SELECT duration_us FROM entries INDEXED BY entries_by_workflow_type WHERE workflow_name = ?2 AND event_type = 3
-        ORDER BY id LIMIT ?1";
+        SELECT duration_us FROM entries INDEXED BY entries_by_workflow_type
+        WHERE workflow_name = ?2 AND event_type = 3 AND event_type <> 2 ORDER BY id LIMIT ?1";
     pub const LAST_DURATIONS_OF_WORKFLOW: &str = "
-        SELECT duration_us FROM entries INDEXED BY entries_by_workflow_type WHERE workflow_name = ?2 AND event_type = 3
+        SELECT duration_us FROM entries INDEXED BY entries_by_workflow_type
+        WHERE workflow_name = ?2 AND event_type = 3 AND event_type <> 2
         ORDER BY id DESC LIMIT ?1";
     pub const RUN_STARTS: &str = "
         SELECT workflow_id, workflow_name, timestamp_ms, json_extract(details, '$.resumed_from')
-        FROM entries INDEXED BY entries_by_type WHERE event_type = 0 ORDER BY id DESC LIMIT ?1";
+        FROM entries INDEXED BY entries_by_type
+        WHERE event_type = 0 AND event_type <> 2 ORDER BY id DESC LIMIT ?1";
     pub const RUN_STARTS_OF_WORKFLOW: &str = "
         SELECT workflow_id, workflow_name, timestamp_ms, json_extract(details, '$.resumed_from')
-        FROM entries INDEXED BY entries_by_workflow_type WHERE workflow_name = ?2 AND event_type = 0 ORDER BY id DESC LIMIT ?1";
+        FROM entries INDEXED BY entries_by_workflow_type
+        WHERE workflow_name = ?2 AND event_type = 0 AND event_type <> 2
+        ORDER BY id DESC LIMIT ?1";
     pub const RUN_END: &str = "
-        SELECT status, duration_us FROM entries INDEXED BY entries_by_run
-        WHERE workflow_id = ?1 AND event_type = 3 AND (?2 IS NULL OR workflow_name = ?2)
-        ORDER BY id DESC LIMIT 1";
+        SELECT entries.status, entries.duration_us
+        FROM run_spans AS s JOIN entries ON entries.id BETWEEN s.first_id AND s.last_id
+        WHERE s.workflow_id = ?1 AND entries.workflow_id = ?1 AND entries.event_type = 3
+          AND (?2 IS NULL OR entries.workflow_name = ?2)
+        ORDER BY entries.id DESC LIMIT 1";
 }
 
 /// One read connection of a store, with its error context.
@@ -124,7 +141,8 @@ impl<'a> Reader<'a> {
         event_type: EventType,
     ) -> Result<Vec<JournalEntry>, SqliteError> {
         match codec::event_code(event_type) {
-            Some(code) => self.entries(sql::BY_EVENT_TYPE, [code]),
+            Some(codec::STEP_COMPLETE) => self.entries(sql::STEP_OUTCOMES, []),
+            Some(code) => self.entries(sql::BY_LIFECYCLE_TYPE, [code]),
             // A type this format cannot store has no entries.
             None => Ok(Vec::new()),
         }
@@ -409,15 +427,13 @@ mod tests {
         let mut conn = Connection::open(&path).expect("opens");
         crate::schema::migrate(&mut conn, &path, crate::schema::LATEST_VERSION, 0).expect("schema");
         let expectations = [
-            (sql::BY_WORKFLOW_ID, "entries_by_run"),
-            (sql::BY_EVENT_TYPE, "entries_by_type"),
+            (sql::BY_LIFECYCLE_TYPE, "entries_by_type"),
             (sql::DURATIONS, "entries_by_type"),
             (sql::LAST_DURATIONS, "entries_by_type"),
             (sql::DURATIONS_OF_WORKFLOW, "entries_by_workflow_type"),
             (sql::LAST_DURATIONS_OF_WORKFLOW, "entries_by_workflow_type"),
             (sql::RUN_STARTS, "entries_by_type"),
             (sql::RUN_STARTS_OF_WORKFLOW, "entries_by_workflow_type"),
-            (sql::RUN_END, "entries_by_run"),
         ];
         for (query, index) in expectations {
             let plan = plan(&conn, query);
@@ -428,6 +444,18 @@ mod tests {
             assert!(
                 !plan.contains("TEMP B-TREE"),
                 "no sort expected for {query}: {plan}"
+            );
+        }
+        // A run's entries: its spans by primary key, then rowid ranges.
+        for query in [sql::BY_WORKFLOW_ID, sql::RUN_END] {
+            let plan = plan(&conn, query);
+            assert!(
+                plan.contains("SEARCH s USING PRIMARY KEY (workflow_id=?)"),
+                "{query}: {plan}"
+            );
+            assert!(
+                plan.contains("SEARCH entries USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)"),
+                "{query}: {plan}"
             );
         }
         let durations = plan(&conn, sql::DURATIONS_IN_BUCKET);

@@ -19,10 +19,16 @@ pub(crate) const APPLICATION_ID: i64 = 0x6461_6766;
 /// The schema version this build writes.
 pub const LATEST_VERSION: i64 = 2;
 
-/// Version 1: the entries and the indexes behind the trait's plain queries.
+/// Version 1: the entries and what finds them.
+///
+/// Every index costs time on each insert, so the entries table has none
+/// over all rows: runs are found through `run_spans` (one row per run and
+/// stretch of the journal, updated once per transaction, not per entry),
+/// and only the rarer lifecycle entries (everything but `step_complete`)
+/// are indexed by type.
 const VERSION_1: &str = "
 CREATE TABLE entries (
-    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    id            INTEGER PRIMARY KEY,
     workflow_id   TEXT    NOT NULL,
     workflow_name TEXT    NOT NULL,
     event_type    INTEGER NOT NULL,
@@ -36,12 +42,21 @@ CREATE TABLE entries (
     result        TEXT,
     details       TEXT
 );
--- by_workflow_id, and the end of a run for runs(): (workflow_id, id) order.
-CREATE INDEX entries_by_run ON entries(workflow_id);
--- by_event_type, unfiltered runs() and workflow_durations(): (event_type, id).
-CREATE INDEX entries_by_type ON entries(event_type);
--- the same, filtered by workflow name.
-CREATE INDEX entries_by_workflow_type ON entries(workflow_name, event_type);
+-- Where each run's entries are: ids first_id..=last_id hold them (among
+-- other runs' entries written meanwhile). A run gets a new span when more
+-- than a few thousand foreign entries separate its entries.
+CREATE TABLE run_spans (
+    workflow_id TEXT    NOT NULL,
+    first_id    INTEGER NOT NULL,
+    last_id     INTEGER NOT NULL,
+    PRIMARY KEY (workflow_id, first_id)
+) WITHOUT ROWID;
+-- Starts, retries and ends in journal order: by_event_type, runs() and
+-- workflow_durations(); step_complete entries (the bulk) are left out.
+CREATE INDEX entries_by_type ON entries(event_type) WHERE event_type <> 2;
+-- The same, per workflow name.
+CREATE INDEX entries_by_workflow_type ON entries(workflow_name, event_type)
+    WHERE event_type <> 2;
 -- Entries with readable names, for people using the sqlite3 shell.
 CREATE VIEW journal AS
 SELECT id, workflow_id, workflow_name,

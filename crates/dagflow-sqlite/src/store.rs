@@ -12,6 +12,7 @@ use dagflow::journal::{
 };
 use rusqlite::{Connection, OpenFlags, MAIN_DB};
 
+use crate::checkpoint;
 use crate::codec::Row;
 use crate::error::SqliteError;
 use crate::lease::{self, LeaseKind, Owner, RunLease};
@@ -56,7 +57,8 @@ struct Shared {
     options: SqliteOptions,
     /// `None` for a read-only store.
     commands: Option<Sender<Command>>,
-    writer: Mutex<Option<JoinHandle<()>>>,
+    /// The writer thread, then the checkpointer thread (joined in order).
+    writer: Mutex<Vec<JoinHandle<()>>>,
     readers: Mutex<Vec<Connection>>,
     owner: Owner,
 }
@@ -74,10 +76,11 @@ impl Drop for Shared {
     fn drop(&mut self) {
         // Closing the channel lets the writer finish what is queued and exit.
         self.commands = None;
-        if let Ok(mut writer) = self.writer.lock() {
-            if let Some(handle) = writer.take() {
+        if let Ok(mut threads) = self.writer.lock() {
+            // The checkpointer stops once the writer (holding its nudge) has.
+            for handle in threads.drain(..) {
                 if handle.join().is_err() {
-                    tracing::error!(path = %self.path.display(), "the journal writer thread panicked");
+                    tracing::error!(path = %self.path.display(), "a journal thread panicked");
                 }
             }
         }
@@ -124,7 +127,7 @@ impl SqliteStore {
                     path,
                     options,
                     commands: None,
-                    writer: Mutex::new(None),
+                    writer: Mutex::new(Vec::new()),
                     readers: Mutex::new(vec![conn]),
                     owner,
                 }),
@@ -178,12 +181,20 @@ impl SqliteStore {
             )
             .map_err(err("setting max_page_count"))?;
         }
-        // A 64 MiB page cache keeps the summary and index pages hot.
-        conn.pragma_update(None, "cache_size", -65_536)
-            .map_err(err("setting the cache size"))?;
+        // Checkpoints run on their own thread (see checkpoint.rs).
+        conn.pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(err("disabling automatic checkpoints"))?;
+        conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)
+            .map_err(err("limiting the write-ahead log"))?;
         schema::migrate(&mut conn, &path, LATEST_VERSION, busy_ms)?;
         conn.set_prepared_statement_cache_capacity(32);
 
+        let thread_error = |e: std::io::Error| SqliteError::Setup {
+            path: path.clone(),
+            detail: format!("a journal thread could not start ({e}); free resources and retry"),
+        };
+        let (checkpointer, checkpoint_thread) =
+            checkpoint::spawn(path.clone(), options.busy_timeout).map_err(thread_error)?;
         let (commands, receiver) = mpsc::channel();
         let writer = Writer {
             conn,
@@ -193,17 +204,15 @@ impl SqliteStore {
             busy_ms,
             max_batch_entries: options.max_batch_entries,
             held: HashSet::new(),
+            checkpointer,
         };
-        let handle = writer.spawn(receiver).map_err(|e| SqliteError::Setup {
-            path: path.clone(),
-            detail: format!("the writer thread could not start ({e}); free resources and retry"),
-        })?;
+        let writer_thread = writer.spawn(receiver).map_err(thread_error)?;
         Ok(SqliteStore {
             shared: Arc::new(Shared {
                 path,
                 options,
                 commands: Some(commands),
-                writer: Mutex::new(Some(handle)),
+                writer: Mutex::new(vec![writer_thread, checkpoint_thread]),
                 readers: Mutex::new(Vec::new()),
                 owner,
             }),

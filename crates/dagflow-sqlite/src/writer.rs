@@ -19,9 +19,11 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection, TransactionBehavior};
 
+use crate::checkpoint::Nudge;
 use crate::codec::{Row, WORKFLOW_COMPLETE, WORKFLOW_START};
 use crate::error::SqliteError;
 use crate::lease::{self, LeaseKind, Owner};
+use crate::spans::SpanBatch;
 use crate::summary::SummaryDelta;
 
 /// The answer to a request.
@@ -56,6 +58,8 @@ pub(crate) struct Writer {
     pub max_batch_entries: usize,
     /// Lease keys this store holds, to renew and to drop.
     pub held: HashSet<String>,
+    /// Wakes the checkpointer after commits.
+    pub checkpointer: Nudge,
 }
 
 const INSERT_ENTRY: &str =
@@ -68,7 +72,7 @@ impl Writer {
     /// after answering what was queued.
     pub(crate) fn spawn(self, commands: Receiver<Command>) -> std::io::Result<JoinHandle<()>> {
         std::thread::Builder::new()
-            .name("dagflow-sqlite-writer".to_string())
+            .name("dagflow-journal".to_string())
             .spawn(move || self.run(commands))
     }
 
@@ -191,6 +195,7 @@ impl Writer {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(err)?;
         let mut delta = SummaryDelta::default();
+        let mut spans = SpanBatch::default();
         // Last lifecycle event of each run in this transaction: true when it
         // started (and has not finished) here.
         let mut runs: HashMap<&str, RunChange> = HashMap::new();
@@ -213,6 +218,11 @@ impl Writer {
                         row.details
                     ])
                     .map_err(err)?;
+                spans.add(
+                    &row.workflow_id,
+                    tx.last_insert_rowid(),
+                    row.event_type == WORKFLOW_START,
+                );
                 delta.add_counts(
                     &row.workflow_name,
                     row.event_type,
@@ -235,6 +245,7 @@ impl Writer {
             }
         }
         delta.apply(&tx).map_err(err)?;
+        spans.apply(&tx).map_err(err)?;
         let held = &self.held;
         let started = runs
             .iter()
@@ -251,6 +262,7 @@ impl Writer {
             .map(|(id, _)| *id);
         lease::apply_run_changes(&tx, started, finished, &self.owner, ttl_ms).map_err(err)?;
         tx.commit().map_err(err)?;
+        self.checkpointer.nudge();
         for (id, change) in runs {
             match change {
                 RunChange::Started => {
@@ -299,19 +311,27 @@ impl Writer {
         tx.commit().map_err(err)
     }
 
+    /// A `FULL` checkpoint; retried while the checkpointer thread holds
+    /// the checkpoint lock, up to the busy timeout.
     fn checkpoint(&mut self) -> Result<(), SqliteError> {
         let err = self.error("checkpointing the write-ahead log");
-        let busy: i64 = self
-            .conn
-            .query_row("PRAGMA wal_checkpoint(FULL)", [], |r| r.get(0))
-            .map_err(&err)?;
-        if busy != 0 {
-            return Err(SqliteError::Busy {
-                path: self.path.clone(),
-                timeout_ms: self.busy_ms,
-            });
+        let deadline = Instant::now() + Duration::from_millis(self.busy_ms);
+        loop {
+            let busy: i64 = self
+                .conn
+                .query_row("PRAGMA wal_checkpoint(FULL)", [], |r| r.get(0))
+                .map_err(&err)?;
+            if busy == 0 {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(SqliteError::Busy {
+                    path: self.path.clone(),
+                    timeout_ms: self.busy_ms,
+                });
+            }
+            std::thread::sleep(Duration::from_millis(2));
         }
-        Ok(())
     }
 
     fn claim_resume(&mut self, run_id: &str) -> Result<(), SqliteError> {

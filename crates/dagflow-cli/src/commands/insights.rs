@@ -57,7 +57,10 @@ pub fn insights(args: InsightsArgs, journal: Option<String>) -> anyhow::Result<u
         print!("{}", t.render());
     }
     if !insight.flaky_steps.is_empty() {
-        println!("\n{}", style("Flaky steps (passed only after a retry)").bold());
+        println!(
+            "\n{}",
+            style("Flaky steps (passed only after a retry)").bold()
+        );
         let mut t = Table::new(["STEP", "TIMES"]);
         for (name, count) in &insight.flaky_steps {
             t.row(vec![name.clone(), count.to_string()]);
@@ -70,7 +73,8 @@ pub fn insights(args: InsightsArgs, journal: Option<String>) -> anyhow::Result<u
     for (name, rate) in &insight.step_success_rates {
         let d = insight.step_durations.get(name);
         let cell = |f: fn(&dagflow::analytics::StepDurations) -> f64| {
-            d.map(|d| format_duration(ms(f(d)))).unwrap_or_else(|| "-".into())
+            d.map(|d| format_duration(ms(f(d))))
+                .unwrap_or_else(|| "-".into())
         };
         t.row(vec![
             name.clone(),
@@ -91,8 +95,15 @@ pub fn insights(args: InsightsArgs, journal: Option<String>) -> anyhow::Result<u
             .collect();
         println!("\nSlowest steps by p95: {}", slowest.join(", "));
     }
-    if let (Some(first), Some(last)) = (insight.duration_trend.first(), insight.duration_trend.last()) {
-        let change = if *first > 0.0 { (last - first) / first * 100.0 } else { 0.0 };
+    if let (Some(first), Some(last)) = (
+        insight.duration_trend.first(),
+        insight.duration_trend.last(),
+    ) {
+        let change = if *first > 0.0 {
+            (last - first) / first * 100.0
+        } else {
+            0.0
+        };
         println!(
             "\n{} (moving average over {window} runs): {}  {} → {} ({change:+.0}%)",
             style("Duration trend").bold(),

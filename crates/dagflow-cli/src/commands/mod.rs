@@ -25,7 +25,10 @@ pub fn load_spec(path: &Path) -> anyhow::Result<WorkflowSpec> {
 }
 
 /// Opens the journal named by `--journal` / `DAGFLOW_JOURNAL`.
-pub fn open_journal(journal: Option<&str>, create: bool) -> anyhow::Result<(JournalLocation, SqliteStore)> {
+pub fn open_journal(
+    journal: Option<&str>,
+    create: bool,
+) -> anyhow::Result<(JournalLocation, SqliteStore)> {
     let location = JournalLocation::parse(journal)?;
     let store = location.open(create)?;
     Ok((location, store))

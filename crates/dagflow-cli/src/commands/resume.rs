@@ -32,7 +32,8 @@ pub async fn resume(args: ResumeArgs, journal: Option<String>) -> anyhow::Result
         .into());
     }
     let spec = load_spec(&file)?;
-    let plan = plan_resume(&run_id, &entries, &spec, args.force).map_err(|e| UsageError(e.to_string()))?;
+    let plan =
+        plan_resume(&run_id, &entries, &spec, args.force).map_err(|e| UsageError(e.to_string()))?;
     if let (Some(cwd), Ok(here)) = (&plan.cwd, std::env::current_dir()) {
         if *cwd != here {
             eprintln!(

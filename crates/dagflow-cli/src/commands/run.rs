@@ -52,7 +52,11 @@ pub async fn run(args: RunArgs, journal: Option<String>) -> anyhow::Result<u8> {
 }
 
 /// Runs `spec` to its end and reports; returns the exit code.
-pub async fn execute(spec: WorkflowSpec, settings: &RunSettings, restore: Option<Restore>) -> anyhow::Result<u8> {
+pub async fn execute(
+    spec: WorkflowSpec,
+    settings: &RunSettings,
+    restore: Option<Restore>,
+) -> anyhow::Result<u8> {
     let (location, store) = open_journal(settings.journal.as_deref(), true)?;
     let state = RunState::default();
     let progress = Progress::new(Mode::detect());
@@ -63,7 +67,11 @@ pub async fn execute(spec: WorkflowSpec, settings: &RunSettings, restore: Option
     let mut workflow = build_workflow(&spec, &runner, &state, settings.concurrency);
 
     let store: Arc<dyn JournalStore> = Arc::new(store);
-    let annotated = AnnotatingStore::new(Arc::clone(&store), state.clone(), run_details(&settings.file));
+    let annotated = AnnotatingStore::new(
+        Arc::clone(&store),
+        state.clone(),
+        run_details(&settings.file),
+    );
     let journal = WorkflowJournal::new(Arc::new(annotated));
     workflow.observe(Arc::new(journal.clone()));
     workflow.observe(progress.clone());
@@ -85,25 +93,32 @@ pub async fn execute(spec: WorkflowSpec, settings: &RunSettings, restore: Option
     // Nothing a task started may outlive the run.
     runner.groups().shutdown(settings.grace).await;
     if let Err(e) = store.flush() {
-        eprintln!("warning: the journal {} could not be flushed: {e}", location.display());
+        eprintln!(
+            "warning: the journal {} could not be flushed: {e}",
+            location.display()
+        );
     }
     for e in journal.take_errors().iter().take(3) {
-        eprintln!("warning: the journal {} missed an entry: {e}", location.display());
+        eprintln!(
+            "warning: the journal {} missed an entry: {e}",
+            location.display()
+        );
     }
 
-    let results = match &outcome {
-        Ok(results) => results.clone(),
-        Err(WorkflowError::Cancelled { .. } | WorkflowError::Timeout { .. }) => HashMap::new(),
-        Err(_) => HashMap::new(),
-    };
     let summary = workflow.summary();
-    let report = RunReport::new(&spec, &summary, &results, &state);
+    // From the run state rather than `outcome`: a cancelled or timed-out
+    // run still reports the results of the tasks that completed.
+    let report = RunReport::new(&spec, &summary, &state);
     match settings.output {
         OutputFormat::Json => print_json(&report)?,
         OutputFormat::Text => {
             print!("{}", report.render_text(&spec));
             if !report.run_id.is_empty() {
-                println!("journal: {}  (dagflow show {})", location.display(), report.run_id);
+                println!(
+                    "journal: {}  (dagflow show {})",
+                    location.display(),
+                    report.run_id
+                );
             }
         }
     }
@@ -147,7 +162,10 @@ async fn watch_signals(
     grace: Duration,
 ) {
     use tokio::signal::unix::{signal, SignalKind};
-    let (mut interrupt, mut terminate) = match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
+    let (mut interrupt, mut terminate) = match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
         (Ok(i), Ok(t)) => (i, t),
         (Err(e), _) | (_, Err(e)) => {
             tracing::warn!(error = %e, "cannot watch for Ctrl-C; interrupting will not stop tasks gracefully");

@@ -41,7 +41,14 @@ pub fn runs(args: RunsArgs, journal: Option<String>) -> anyhow::Result<u8> {
         println!("No runs recorded in {} yet.", location.display());
         return Ok(exit::SUCCESS);
     }
-    let mut table = Table::new(["RUN ID", "WORKFLOW", "STARTED", "STATUS", "DURATION", "RESUMED FROM"]);
+    let mut table = Table::new([
+        "RUN ID",
+        "WORKFLOW",
+        "STARTED",
+        "STATUS",
+        "DURATION",
+        "RESUMED FROM",
+    ]);
     for r in &rows {
         table.row(vec![
             r.run_id.clone(),

@@ -63,8 +63,13 @@ pub fn show(args: ShowArgs, journal: Option<String>) -> anyhow::Result<u8> {
     let run_id = find_run(&store, &args.run_id)?;
     let entries = store.by_workflow_id(&run_id)?;
     let mut view = RunView::from_entries(&run_id, &entries);
-    if let Some(start) = entries.iter().find(|e| e.event_type == EventType::WorkflowStart) {
-        let ended = entries.iter().any(|e| e.event_type == EventType::WorkflowComplete);
+    if let Some(start) = entries
+        .iter()
+        .find(|e| e.event_type == EventType::WorkflowStart)
+    {
+        let ended = entries
+            .iter()
+            .any(|e| e.event_type == EventType::WorkflowComplete);
         if !ended {
             view.status = run_status(&store, &run_id, start.status);
         }
@@ -78,7 +83,11 @@ pub fn show(args: ShowArgs, journal: Option<String>) -> anyhow::Result<u8> {
 }
 
 fn detail_str(entry: &JournalEntry, key: &str) -> Option<String> {
-    entry.details.get(key).and_then(Value::as_str).map(str::to_owned)
+    entry
+        .details
+        .get(key)
+        .and_then(Value::as_str)
+        .map(str::to_owned)
 }
 
 fn start_of(entry: &JournalEntry) -> i64 {
@@ -89,7 +98,10 @@ impl RunView {
     pub fn from_entries(run_id: &str, entries: &[JournalEntry]) -> RunView {
         let mut view = RunView {
             run_id: run_id.to_owned(),
-            workflow: entries.first().map(|e| e.workflow_name.clone()).unwrap_or_default(),
+            workflow: entries
+                .first()
+                .map(|e| e.workflow_name.clone())
+                .unwrap_or_default(),
             status: "interrupted".into(),
             started_ms: entries.first().map_or(0, JournalEntry::timestamp_ms),
             ended_ms: None,
@@ -117,7 +129,9 @@ impl RunView {
                     }
                 }
                 EventType::StepRetry => {
-                    let Some(name) = &entry.step_name else { continue };
+                    let Some(name) = &entry.step_name else {
+                        continue;
+                    };
                     let task = view.task_mut(name);
                     task.failed_attempts.push(FailedAttempt {
                         attempt: entry.attempt,
@@ -129,17 +143,27 @@ impl RunView {
                     task.start_ms.get_or_insert(start_of(entry));
                 }
                 EventType::StepComplete => {
-                    let Some(name) = &entry.step_name else { continue };
+                    let Some(name) = &entry.step_name else {
+                        continue;
+                    };
                     let task = view.task_mut(name);
                     task.status = entry.status.as_str().to_owned();
                     task.attempts = entry.attempt;
-                    task.restored = entry.details.get("restored").and_then(Value::as_bool).unwrap_or(false);
+                    task.restored = entry
+                        .details
+                        .get("restored")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false);
                     task.error = entry.error.clone();
                     task.result = entry.result.clone();
                     task.exit_code = entry.details.get("exit_code").and_then(Value::as_i64);
                     task.stdout_tail = detail_str(entry, "stdout_tail");
                     task.stderr_tail = detail_str(entry, "stderr_tail");
-                    let ran = entry.attempt > 0 && matches!(entry.status, EntryStatus::Completed | EntryStatus::Failed | EntryStatus::Cancelled);
+                    let ran = entry.attempt > 0
+                        && matches!(
+                            entry.status,
+                            EntryStatus::Completed | EntryStatus::Failed | EntryStatus::Cancelled
+                        );
                     if ran && !task.restored {
                         task.start_ms.get_or_insert(start_of(entry));
                         task.last_attempt_start_ms = Some(start_of(entry));
@@ -209,7 +233,9 @@ impl RunView {
             out.push_str(&format!("file {file}\n"));
         }
         out.push('\n');
-        let mut table = Table::new(["TASK", "STATUS", "ATTEMPTS", "START", "END", "DURATION", "EXIT", "ERROR"]);
+        let mut table = Table::new([
+            "TASK", "STATUS", "ATTEMPTS", "START", "END", "DURATION", "EXIT", "ERROR",
+        ]);
         for t in &self.tasks {
             table.row(vec![
                 t.name.clone(),
@@ -217,7 +243,9 @@ impl RunView {
                 t.attempts.to_string(),
                 t.start_ms.map(clock).unwrap_or_else(|| "-".into()),
                 t.end_ms.map(clock).unwrap_or_else(|| "-".into()),
-                t.duration_ms.map(|ms| format_duration(ms_duration(ms))).unwrap_or_else(|| "-".into()),
+                t.duration_ms
+                    .map(|ms| format_duration(ms_duration(ms)))
+                    .unwrap_or_else(|| "-".into()),
                 t.exit_code.map_or_else(|| "-".into(), |c| c.to_string()),
                 t.error.as_deref().map(|e| clip(e, 70)).unwrap_or_default(),
             ]);
@@ -237,7 +265,9 @@ impl RunView {
         }
         for t in self.tasks.iter().filter(|t| t.status == "failed") {
             for (label, tail) in [("stdout", &t.stdout_tail), ("stderr", &t.stderr_tail)] {
-                let Some(tail) = tail.as_deref().filter(|s| !s.trim().is_empty()) else { continue };
+                let Some(tail) = tail.as_deref().filter(|s| !s.trim().is_empty()) else {
+                    continue;
+                };
                 out.push_str(&format!("\n\n{} {label} (tail):\n", style(&t.name).bold()));
                 for line in tail.lines() {
                     out.push_str(&format!("  {line}\n"));
@@ -253,6 +283,7 @@ impl RunView {
     /// One bar per task that ran: `░` for failed attempts and retry waits,
     /// `█` for the last attempt.
     fn timeline(&self, width: usize) -> String {
+        let width = width.max(2);
         let origin = self.started_ms;
         let end = self
             .tasks
@@ -263,18 +294,31 @@ impl RunView {
             .unwrap_or(origin);
         let span = (end - origin).max(1) as f64;
         let col = |ms: i64| (((ms - origin).max(0) as f64 / span) * width as f64).round() as usize;
-        let name_width = self.tasks.iter().map(|t| t.name.chars().count()).max().unwrap_or(0);
-        let mut out = format!("\nTimeline ({} total)\n", format_duration(ms_duration(span)));
+        let name_width = self
+            .tasks
+            .iter()
+            .map(|t| t.name.chars().count())
+            .max()
+            .unwrap_or(0);
+        let mut out = format!(
+            "\nTimeline ({} total)\n",
+            format_duration(ms_duration(span))
+        );
         let mut any = false;
         for t in &self.tasks {
-            let (Some(start), Some(stop)) = (t.start_ms, t.end_ms) else { continue };
+            let (Some(start), Some(stop)) = (t.start_ms, t.end_ms) else {
+                continue;
+            };
             any = true;
             let final_from = t.last_attempt_start_ms.unwrap_or(start);
-            let (a, b, c) = (col(start), col(final_from), col(stop).max(col(start) + 1).min(width));
+            // At least one cell for the last attempt, however short.
+            let a = col(start).min(width - 1);
+            let c = col(stop).max(a + 1).min(width);
+            let b = col(final_from).clamp(a, c - 1);
             let mut bar = String::new();
             bar.extend(std::iter::repeat_n(' ', a));
             bar.extend(std::iter::repeat_n('░', b.saturating_sub(a)));
-            bar.extend(std::iter::repeat_n('█', c.saturating_sub(a.max(b))));
+            bar.extend(std::iter::repeat_n('█', c - b));
             bar.extend(std::iter::repeat_n(' ', width.saturating_sub(c)));
             out.push_str(&format!(
                 "  {:<name_width$} |{bar}| +{} → +{}\n",
@@ -297,7 +341,9 @@ fn ms_duration(ms: f64) -> std::time::Duration {
 fn clock(ms: i64) -> String {
     use chrono::TimeZone;
     match chrono::Local.timestamp_millis_opt(ms) {
-        chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => t.format("%H:%M:%S%.3f").to_string(),
+        chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => {
+            t.format("%H:%M:%S%.3f").to_string()
+        }
         chrono::LocalResult::None => ms.to_string(),
     }
 }

@@ -17,7 +17,11 @@ pub fn templates(args: OutputArg) -> anyhow::Result<u8> {
     }
     let mut table = Table::new(["TEMPLATE", "STEPS", "DESCRIPTION"]);
     for t in &templates {
-        table.row(vec![t.name.clone(), t.step_names().join(" → "), t.description.clone()]);
+        table.row(vec![
+            t.name.clone(),
+            t.step_names().join(" → "),
+            t.description.clone(),
+        ]);
     }
     print!("{}", table.render());
     println!("\nStart a workflow file from one: dagflow init --template <TEMPLATE> [FILE]");
@@ -27,7 +31,10 @@ pub fn templates(args: OutputArg) -> anyhow::Result<u8> {
 pub fn init(args: InitArgs) -> anyhow::Result<u8> {
     let wanted = args.template.replace('-', "_");
     let Some(template) = WorkflowTemplate::builtin(&wanted) else {
-        let names: Vec<String> = WorkflowTemplate::builtins().into_iter().map(|t| t.name).collect();
+        let names: Vec<String> = WorkflowTemplate::builtins()
+            .into_iter()
+            .map(|t| t.name)
+            .collect();
         return Err(UsageError(format!(
             "there is no template `{}`; the built-in templates are: {}",
             args.template,
@@ -72,12 +79,18 @@ pub fn starter_yaml(template: &WorkflowTemplate, file: &str) -> String {
         template.name, template.description, template.name, template.name
     );
     for step in &template.steps {
-        let command = format!("echo {}", shell_quote(&format!("TODO {}: {}", step.name, step.description)));
+        let command = format!(
+            "echo {}",
+            shell_quote(&format!("TODO {}: {}", step.name, step.description))
+        );
         out.push_str(&format!("  - name: {}\n", step.name));
         out.push_str(&format!("    # {}\n", step.description));
         out.push_str(&format!("    run: {}\n", yaml_quote(&command)));
         if !step.depends_on.is_empty() {
-            out.push_str(&format!("    depends_on: [{}]\n", step.depends_on.join(", ")));
+            out.push_str(&format!(
+                "    depends_on: [{}]\n",
+                step.depends_on.join(", ")
+            ));
         }
     }
     out

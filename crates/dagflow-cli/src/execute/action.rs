@@ -21,6 +21,15 @@ pub struct CommandFailed {
     pub stderr_end: String,
 }
 
+/// A `when:` condition that could not be evaluated (a missing key, a type
+/// error): the task fails rather than being silently skipped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the `when` condition could not be evaluated, so the task did not run: {message}; reading a missing key is an error in CEL, test for it first (`\"KEY\" in env`, `has(tasks.x.result.field)`)")]
+pub struct ConditionFailed {
+    /// What the evaluation reported.
+    pub message: String,
+}
+
 fn stderr_hint(stderr_end: &str) -> String {
     if stderr_end.is_empty() {
         String::new()
@@ -87,8 +96,6 @@ pub fn result_env_text(value: &Value) -> String {
 /// Everything an action needs, shared by all attempts of one task.
 pub(crate) struct TaskAction {
     pub(crate) request: ProcessRequest,
-    /// Tasks whose results this task receives (its ancestors).
-    pub(crate) upstream: Vec<String>,
     pub(crate) runner: ProcessRunner,
     pub(crate) state: RunState,
 }
@@ -102,18 +109,29 @@ impl TaskAction {
            + 'static {
         let this = Arc::clone(self);
         let mut request = this.request.clone();
-        request.env.push(("DAGFLOW_RUN_ID".into(), ctx.run_id().to_owned()));
-        request.env.push(("DAGFLOW_WORKFLOW".into(), ctx.workflow().to_owned()));
-        request.env.push(("DAGFLOW_TASK".into(), ctx.task().to_owned()));
-        request.env.push(("DAGFLOW_ATTEMPT".into(), ctx.attempt().to_string()));
-        for name in &this.upstream {
-            if let Some(value) = ctx.result(name) {
-                request.env.push((result_variable(name), result_env_text(value)));
-            }
+        request
+            .env
+            .push(("DAGFLOW_RUN_ID".into(), ctx.run_id().to_owned()));
+        request
+            .env
+            .push(("DAGFLOW_WORKFLOW".into(), ctx.workflow().to_owned()));
+        request
+            .env
+            .push(("DAGFLOW_TASK".into(), ctx.task().to_owned()));
+        request
+            .env
+            .push(("DAGFLOW_ATTEMPT".into(), ctx.attempt().to_string()));
+        for (name, value) in ctx.dependency_results() {
+            request
+                .env
+                .push((result_variable(name), result_env_text(value)));
         }
         let cancel = ctx.cancellation().clone();
         let attempt = ctx.attempt();
         async move {
+            if let Some(message) = this.state.condition_error(&request.label) {
+                return Err(ConditionFailed { message }.into());
+            }
             let output = this.runner.run(&request, &cancel).await?;
             let stderr_tail = output.stderr.tail_text();
             this.state.record_attempt(
@@ -154,7 +172,10 @@ mod tests {
             exit: Exit::Code(2),
             stderr_end: last_lines("a\nb\n\nc\nd\n", 3, 300),
         };
-        assert_eq!(err.to_string(), "the command exited with code 2; stderr ends with: b | c | d");
+        assert_eq!(
+            err.to_string(),
+            "the command exited with code 2; stderr ends with: b | c | d"
+        );
         let quiet = CommandFailed {
             exit: Exit::Code(1),
             stderr_end: String::new(),

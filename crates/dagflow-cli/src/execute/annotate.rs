@@ -24,7 +24,11 @@ pub struct AnnotatingStore {
 
 impl AnnotatingStore {
     /// Wraps `inner`, reading attempt outcomes from `state`.
-    pub fn new(inner: Arc<dyn JournalStore>, state: RunState, run_details: Map<String, Value>) -> Self {
+    pub fn new(
+        inner: Arc<dyn JournalStore>,
+        state: RunState,
+        run_details: Map<String, Value>,
+    ) -> Self {
         AnnotatingStore {
             inner,
             state,
@@ -45,7 +49,10 @@ impl AnnotatingStore {
                     return;
                 };
                 let d = &mut entry.details;
-                d.insert("exit_code".into(), record.exit_code.map_or(Value::Null, Value::from));
+                d.insert(
+                    "exit_code".into(),
+                    record.exit_code.map_or(Value::Null, Value::from),
+                );
                 if let Some(signal) = record.signal {
                     d.insert("signal".into(), Value::from(signal));
                 }
@@ -101,7 +108,11 @@ impl JournalStore for AnnotatingStore {
         self.inner.step_totals(filter)
     }
 
-    fn workflow_durations(&self, filter: &QueryFilter, last: Option<usize>) -> Result<Vec<f64>, StoreError> {
+    fn workflow_durations(
+        &self,
+        filter: &QueryFilter,
+        last: Option<usize>,
+    ) -> Result<Vec<f64>, StoreError> {
         self.inner.workflow_durations(filter, last)
     }
 

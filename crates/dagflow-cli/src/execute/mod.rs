@@ -3,9 +3,9 @@
 //!
 //! Each attempt gets the inherited environment, the workflow's `env`, the
 //! task's `env`, then `DAGFLOW_RUN_ID`, `DAGFLOW_WORKFLOW`, `DAGFLOW_TASK`,
-//! `DAGFLOW_ATTEMPT` and one `DAGFLOW_RESULT_<NAME>` per completed task it
-//! depends on (directly or not). Results never enter command text, so
-//! they cannot inject shell code.
+//! `DAGFLOW_ATTEMPT` and one `DAGFLOW_RESULT_<NAME>` per task it depends on
+//! directly (so the environment stays small however long the chain before
+//! it). Results never enter command text, so they cannot inject shell code.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -31,9 +31,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dagflow::engine::workflow::{RetryPolicy, TaskContext, TaskError, TaskOptions, Workflow};
-use dagflow::graph::{Dag, TaskId};
 
-pub use action::{result_env_text, result_from_text, CommandFailed};
+pub use action::{result_env_text, result_from_text, CommandFailed, ConditionFailed};
 pub use annotate::AnnotatingStore;
 pub use state::{AttemptRecord, RunState};
 
@@ -64,23 +63,29 @@ pub fn build_workflow(
 ) -> Workflow {
     let mut workflow = Workflow::new(spec.name.clone());
     workflow
-        .max_concurrency(concurrency.or(spec.concurrency).unwrap_or_else(default_concurrency))
+        .max_concurrency(
+            concurrency
+                .or(spec.concurrency)
+                .unwrap_or_else(default_concurrency),
+        )
         .fail_fast(spec.fail_fast)
         .cancel_grace(runner.grace() + STOP_MARGIN);
     if let Some(timeout) = spec.timeout {
         workflow.timeout(timeout);
     }
     let condition_env = Arc::new(condition_environment(spec));
-    for (index, task) in spec.tasks.iter().enumerate() {
-        let upstream = ancestors_in_order(&spec.dag, TaskId::from_index(index));
+    for task in &spec.tasks {
         let action = Arc::new(TaskAction {
             request: request_for(spec, task),
-            upstream,
             runner: runner.clone(),
             state: state.clone(),
         });
         let options = task_options(task, state, &condition_env);
-        workflow.add_task(task.name.clone(), move |ctx: TaskContext| action.attempt(ctx), options);
+        workflow.add_task(
+            task.name.clone(),
+            move |ctx: TaskContext| action.attempt(ctx),
+            options,
+        );
     }
     observe_state(&mut workflow, state);
     workflow
@@ -94,13 +99,21 @@ pub fn observe_state(workflow: &mut Workflow, state: &RunState) {
 
 fn request_for(spec: &WorkflowSpec, task: &TaskSpec) -> ProcessRequest {
     let mut request = ProcessRequest::new(task.name.clone(), task.command.clone());
-    request.env.extend(spec.env.iter().map(|(k, v)| (k.clone(), v.clone())));
-    request.env.extend(task.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    request
+        .env
+        .extend(spec.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    request
+        .env
+        .extend(task.env.iter().map(|(k, v)| (k.clone(), v.clone())));
     request.workdir = task.workdir.clone();
     request
 }
 
-fn task_options(task: &TaskSpec, state: &RunState, condition_env: &Arc<BTreeMap<String, String>>) -> TaskOptions {
+fn task_options(
+    task: &TaskSpec,
+    state: &RunState,
+    condition_env: &Arc<BTreeMap<String, String>>,
+) -> TaskOptions {
     let mut options = TaskOptions::new()
         .depends_on(&task.depends_on)
         .tags(task.tags.iter().cloned())
@@ -114,35 +127,50 @@ fn task_options(task: &TaskSpec, state: &RunState, condition_env: &Arc<BTreeMap<
         let reads: Vec<String> = condition.tasks_read().map(str::to_owned).collect();
         let state = state.clone();
         let env = Arc::clone(condition_env);
+        let task_name = task.name.clone();
         options = options.condition(move |_ctx: &TaskContext| {
             let facts = state.facts(reads.iter().map(String::as_str));
-            condition.evaluate(&facts, &env)
+            match condition.evaluate(&facts, &env) {
+                Ok(run) => Ok::<bool, std::convert::Infallible>(run),
+                Err(e) => {
+                    // Fail the task (in its action) rather than skip it: a
+                    // broken condition must not pass for a false one.
+                    state.record_condition_error(&task_name, e.message);
+                    Ok(true)
+                }
+            }
         });
     }
     options
 }
 
 /// The engine's retry policy for a task; no `retry:` means one attempt.
+///
+/// A failed condition is never retried; with `on_exit_codes`, only exits
+/// with one of those codes are.
 pub fn retry_policy(retry: Option<&RetrySpec>) -> RetryPolicy {
     let Some(retry) = retry else {
         return RetryPolicy::none();
     };
-    let policy = RetryPolicy::new()
+    let codes = retry.on_exit_codes.clone();
+    RetryPolicy::new()
         .max_attempts(retry.max_attempts)
         .initial_delay(retry.initial_delay)
         .max_delay(retry.max_delay)
         .exponential_base(retry.backoff)
-        .jitter(retry.jitter);
-    if retry.on_exit_codes.is_empty() {
-        return policy;
-    }
-    let codes = retry.on_exit_codes.clone();
-    policy.retry_if(move |error: &TaskError| {
-        error
-            .downcast_ref::<CommandFailed>()
-            .and_then(|failed| failed.exit.code())
-            .is_some_and(|code| codes.contains(&code))
-    })
+        .jitter(retry.jitter)
+        .retry_if(move |error: &TaskError| {
+            if error.downcast_ref::<ConditionFailed>().is_some() {
+                return false;
+            }
+            if codes.is_empty() {
+                return true;
+            }
+            error
+                .downcast_ref::<CommandFailed>()
+                .and_then(|failed| failed.exit.code())
+                .is_some_and(|code| codes.contains(&code))
+        })
 }
 
 /// What `env` means in conditions: the environment of `dagflow` with the
@@ -151,20 +179,4 @@ fn condition_environment(spec: &WorkflowSpec) -> BTreeMap<String, String> {
     let mut env: BTreeMap<String, String> = std::env::vars().collect();
     env.extend(spec.env.iter().map(|(k, v)| (k.clone(), v.clone())));
     env
-}
-
-/// Every task `id` depends on, directly or not, in topological order.
-fn ancestors_in_order(dag: &Dag, id: TaskId) -> Vec<String> {
-    let mut seen = vec![false; dag.len()];
-    let mut stack: Vec<TaskId> = dag.dependencies(id).to_vec();
-    while let Some(t) = stack.pop() {
-        if !std::mem::replace(&mut seen[t.index()], true) {
-            stack.extend_from_slice(dag.dependencies(t));
-        }
-    }
-    dag.topological_order()
-        .iter()
-        .filter(|t| seen[t.index()])
-        .map(|&t| dag.name(t).to_owned())
-        .collect()
 }

@@ -30,6 +30,7 @@ struct Inner {
     attempts: HashMap<(String, u32), AttemptRecord>,
     last_attempt: HashMap<String, u32>,
     facts: BTreeMap<String, TaskFacts>,
+    condition_errors: HashMap<String, String>,
 }
 
 /// Shared by a run's actions, conditions and the journal decorator; also an
@@ -61,7 +62,10 @@ impl RunState {
 
     /// The process outcome of one attempt, if it ran to its end.
     pub fn attempt(&self, task: &str, attempt: u32) -> Option<AttemptRecord> {
-        self.lock().attempts.get(&(task.to_owned(), attempt)).cloned()
+        self.lock()
+            .attempts
+            .get(&(task.to_owned(), attempt))
+            .cloned()
     }
 
     /// The process outcome of the last attempt of `task` that ran to its end.
@@ -71,8 +75,33 @@ impl RunState {
         inner.attempts.get(&(task.to_owned(), attempt)).cloned()
     }
 
+    /// Remembers that `task`'s condition could not be evaluated, so that
+    /// its action fails with `message` instead of running.
+    pub fn record_condition_error(&self, task: &str, message: String) {
+        self.lock()
+            .condition_errors
+            .insert(task.to_owned(), message);
+    }
+
+    /// Why `task`'s condition could not be evaluated, if it could not.
+    pub fn condition_error(&self, task: &str) -> Option<String> {
+        self.lock().condition_errors.get(task).cloned()
+    }
+
+    /// The result of `task` if it completed (or was restored).
+    pub fn result(&self, task: &str) -> Option<Value> {
+        self.lock()
+            .facts
+            .get(task)
+            .filter(|f| f.status == "completed")
+            .map(|f| f.result.clone())
+    }
+
     /// The facts of the given finished tasks (unfinished ones are left out).
-    pub fn facts<'a>(&self, tasks: impl IntoIterator<Item = &'a str>) -> BTreeMap<String, TaskFacts> {
+    pub fn facts<'a>(
+        &self,
+        tasks: impl IntoIterator<Item = &'a str>,
+    ) -> BTreeMap<String, TaskFacts> {
         let inner = self.lock();
         tasks
             .into_iter()

@@ -17,7 +17,11 @@ pub fn dot(spec: &WorkflowSpec) -> String {
     }
     for id in dag.ids() {
         for &dep in dag.dependencies(id) {
-            out.push_str(&format!("  {} -> {};\n", quote(dag.name(dep)), quote(dag.name(id))));
+            out.push_str(&format!(
+                "  {} -> {};\n",
+                quote(dag.name(dep)),
+                quote(dag.name(id))
+            ));
         }
     }
     out.push_str("}\n");

@@ -138,10 +138,14 @@ impl Progress {
                 let mut guard = self.bars();
                 let Some(bars) = guard.as_mut() else { return };
                 let bar = bars.running.remove(task).unwrap_or_else(|| {
-                    let count = bars.multi.insert_before(&bars.overall, ProgressBar::new_spinner());
+                    let count = bars
+                        .multi
+                        .insert_before(&bars.overall, ProgressBar::new_spinner());
                     count.set_style(
-                        ProgressStyle::with_template("{spinner:.cyan} {prefix:.bold} {msg} {elapsed:.dim}")
-                            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                        ProgressStyle::with_template(
+                            "{spinner:.cyan} {prefix:.bold} {msg} {elapsed:.dim}",
+                        )
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
                     );
                     count.enable_steady_tick(Duration::from_millis(100));
                     count

@@ -1,6 +1,6 @@
 //! The end-of-run report: a table for people, one JSON object for programs.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use console::style;
 use dagflow::engine::workflow::WorkflowSummary;
@@ -44,15 +44,16 @@ impl RunReport {
     pub fn new(
         spec: &WorkflowSpec,
         summary: &WorkflowSummary,
-        results: &HashMap<String, Value>,
         state: &RunState,
     ) -> RunReport {
         let tasks = summary
             .tasks
             .iter()
             .map(|(name, t)| {
+                // The last attempt's code; none when it timed out or was
+                // stopped before its process exited.
                 let exit_code = if t.attempts > 0 && !t.restored {
-                    state.last_attempt(name).and_then(|r| r.exit_code)
+                    state.attempt(name, t.attempts).and_then(|r| r.exit_code)
                 } else {
                     None
                 };
@@ -61,7 +62,7 @@ impl RunReport {
                     attempts: t.attempts,
                     duration_ms: t.duration.as_secs_f64() * 1000.0,
                     exit_code,
-                    result: results.get(name).cloned().unwrap_or(Value::Null),
+                    result: state.result(name).unwrap_or(Value::Null),
                     error: t.error.clone(),
                     reason: t.reason.clone(),
                     restored: t.restored,
@@ -84,13 +85,21 @@ impl RunReport {
     pub fn render_text(&self, spec: &WorkflowSpec) -> String {
         let mut table = Table::new(["TASK", "STATUS", "ATTEMPTS", "DURATION", "EXIT", "NOTE"]);
         for task in &spec.tasks {
-            let Some(t) = self.tasks.get(&task.name) else { continue };
+            let Some(t) = self.tasks.get(&task.name) else {
+                continue;
+            };
             let note = t
                 .error
                 .as_deref()
                 .or(t.reason.as_deref())
                 .map(|n| clip(n, 80))
-                .unwrap_or_else(|| if t.restored { "reused from the resumed run".into() } else { String::new() });
+                .unwrap_or_else(|| {
+                    if t.restored {
+                        "reused from the resumed run".into()
+                    } else {
+                        String::new()
+                    }
+                });
             table.row(vec![
                 task.name.clone(),
                 status_cell(t.status),
@@ -126,7 +135,9 @@ impl RunReport {
             table.render(),
             self.run_id,
             self.workflow,
-            format_duration(std::time::Duration::from_secs_f64(self.duration_ms / 1000.0)),
+            format_duration(std::time::Duration::from_secs_f64(
+                self.duration_ms / 1000.0
+            )),
             counts.join(", ")
         )
     }

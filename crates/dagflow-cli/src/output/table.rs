@@ -35,7 +35,11 @@ impl Table {
             }
         }
         let mut out = String::new();
-        let header: Vec<String> = self.headers.iter().map(|h| console::style(h).bold().to_string()).collect();
+        let header: Vec<String> = self
+            .headers
+            .iter()
+            .map(|h| console::style(h).bold().to_string())
+            .collect();
         push_line(&mut out, &header, &widths);
         for row in &self.rows {
             push_line(&mut out, row, &widths);

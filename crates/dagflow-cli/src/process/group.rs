@@ -107,8 +107,7 @@ impl ProcessGroups {
     /// running) are sent SIGTERM first. Returns when nothing is left, or
     /// after a final SIGKILL and a short wait.
     pub async fn shutdown(&self, grace: Duration) {
-        let groups: Vec<(i32, GroupState)> =
-            self.lock().iter().map(|(k, v)| (*k, *v)).collect();
+        let groups: Vec<(i32, GroupState)> = self.lock().iter().map(|(k, v)| (*k, *v)).collect();
         let now = Instant::now();
         let mut deadline = now;
         for (pgid, state) in groups {

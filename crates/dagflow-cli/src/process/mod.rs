@@ -147,7 +147,9 @@ pub enum ProcessError {
         dir: PathBuf,
     },
     /// The program could not be started.
-    #[error("task `{task}`: cannot start `{program}`: {source}; check that it is installed and on PATH")]
+    #[error(
+        "task `{task}`: cannot start `{program}`: {source}; check that it is installed and on PATH"
+    )]
     Spawn {
         /// The task.
         task: String,

@@ -187,7 +187,10 @@ impl Walk {
                     stack.push(Step::Visit(&select.operand));
                 }
                 Expr::Call(call) => {
-                    if call.func_name == "_[_]" && call.args.len() == 2 && is_tasks_ident(&call.args[0]) {
+                    if call.func_name == "_[_]"
+                        && call.args.len() == 2
+                        && is_tasks_ident(&call.args[0])
+                    {
                         if let Expr::Literal(cel::common::ast::LiteralValue::String(key)) =
                             &call.args[1].expr
                         {
@@ -278,7 +281,8 @@ mod tests {
 
     #[test]
     fn collects_tasks_read_by_field_and_by_index() {
-        let c = Condition::compile(r#"tasks.b.result == 1 || tasks["c-d"].status == "failed""#).unwrap();
+        let c = Condition::compile(r#"tasks.b.result == 1 || tasks["c-d"].status == "failed""#)
+            .unwrap();
         assert_eq!(c.tasks_read().collect::<Vec<_>>(), ["b", "c-d"]);
     }
 
@@ -293,13 +297,19 @@ mod tests {
     #[test]
     fn unknown_variable_is_rejected_with_advice() {
         let err = Condition::compile("steps.a.ok").unwrap_err();
-        assert!(err.message.contains("reads `steps`, which does not exist"), "{err}");
+        assert!(
+            err.message.contains("reads `steps`, which does not exist"),
+            "{err}"
+        );
     }
 
     #[test]
     fn syntax_error_is_reported() {
         let err = Condition::compile("tasks.a.status ==").unwrap_err();
-        assert!(err.message.starts_with("it is not a valid CEL expression"), "{err}");
+        assert!(
+            err.message.starts_with("it is not a valid CEL expression"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -86,13 +86,28 @@ mod tests {
             (" 0s ", 0),
         ];
         for (text, ms) in cases {
-            assert_eq!(parse_duration(text), Some(Duration::from_millis(ms)), "{text}");
+            assert_eq!(
+                parse_duration(text),
+                Some(Duration::from_millis(ms)),
+                "{text}"
+            );
         }
     }
 
     #[test]
     fn rejects_missing_or_unknown_units_and_disorder() {
-        for text in ["", "30", "s", "1.5s", "10 s", "3d", "1m1h", "1s1s", "-1s", "99999999999999999999h"] {
+        for text in [
+            "",
+            "30",
+            "s",
+            "1.5s",
+            "10 s",
+            "3d",
+            "1m1h",
+            "1s1s",
+            "-1s",
+            "99999999999999999999h",
+        ] {
             assert_eq!(parse_duration(text), None, "{text:?} should be rejected");
         }
     }

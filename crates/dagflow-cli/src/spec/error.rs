@@ -107,7 +107,9 @@ pub enum SpecErrorKind {
         message: String,
     },
     /// Two task names map to the same `DAGFLOW_RESULT_*` variable.
-    #[error("tasks `{first}` and `{second}` both pass their result in `{variable}`; rename one of them")]
+    #[error(
+        "tasks `{first}` and `{second}` both pass their result in `{variable}`; rename one of them"
+    )]
     ResultVariableClash {
         /// The earlier task.
         first: String,

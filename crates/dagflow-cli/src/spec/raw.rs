@@ -18,8 +18,7 @@ pub(crate) struct RawWorkflow {
     pub concurrency: Option<Spanned<i64>>,
     pub timeout: Option<Spanned<String>>,
     pub fail_fast: Option<bool>,
-    #[serde(default)]
-    pub env: BTreeMap<String, EnvValue>,
+    pub env: Option<Spanned<BTreeMap<String, EnvValue>>>,
     pub tasks: Spanned<Vec<Spanned<RawTask>>>,
 }
 
@@ -34,8 +33,7 @@ pub(crate) struct RawTask {
     pub timeout: Option<Spanned<String>>,
     pub retry: Option<Spanned<RawRetry>>,
     pub when: Option<Spanned<String>>,
-    #[serde(default)]
-    pub env: BTreeMap<String, EnvValue>,
+    pub env: Option<Spanned<BTreeMap<String, EnvValue>>>,
     pub workdir: Option<String>,
     #[serde(default)]
     pub tags: Vec<String>,

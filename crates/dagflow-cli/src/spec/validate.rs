@@ -110,7 +110,7 @@ fn build(report: &Reporter<'_>, raw: RawWorkflow) -> Result<WorkflowSpec, Box<Sp
         concurrency,
         timeout,
         fail_fast: raw.fail_fast.unwrap_or(true),
-        env: env_map(raw.env),
+        env: env_map(report, raw.env.as_ref())?,
         tasks,
         dag: Arc::new(dag),
         origin: report.origin.to_owned(),
@@ -251,7 +251,7 @@ fn build_task(
         timeout,
         retry,
         when,
-        env: env_map(task.env.clone()),
+        env: env_map(report, task.env.as_ref())?,
         workdir: task.workdir.as_ref().map(PathBuf::from),
         tags: task.tags.clone(),
         location: loc(&task.name).unwrap_or(Location::new(1, 1)),
@@ -331,8 +331,28 @@ fn build_retry(report: &Reporter<'_>, raw: &RawRetry) -> Result<RetrySpec, Box<S
     Ok(retry)
 }
 
-fn env_map(env: BTreeMap<String, EnvValue>) -> BTreeMap<String, String> {
-    env.into_iter().map(|(k, v)| (k, v.0)).collect()
+/// The variables of an `env:` mapping; names must be non-empty and free of
+/// `=` and NUL, which no environment can hold.
+fn env_map(
+    report: &Reporter<'_>,
+    env: Option<&Spanned<BTreeMap<String, EnvValue>>>,
+) -> Result<BTreeMap<String, String>, Box<SpecError>> {
+    let Some(env) = env else {
+        return Ok(BTreeMap::new());
+    };
+    for (name, value) in &env.value {
+        let bad_name = name.is_empty() || name.contains(['=', '\0']);
+        if bad_name || value.0.contains('\0') {
+            return Err(report.at_span(
+                env,
+                SpecErrorKind::InvalidValue(format!(
+                    "`env` variable `{}` cannot be set: names must be non-empty without `=`, and neither names nor values may contain NUL",
+                    name.escape_debug()
+                )),
+            ));
+        }
+    }
+    Ok(env.value.iter().map(|(k, v)| (k.clone(), v.0.clone())).collect())
 }
 
 fn build_dag(report: &Reporter<'_>, raw: &[Spanned<RawTask>]) -> Result<Dag, Box<SpecError>> {
@@ -341,7 +361,10 @@ fn build_dag(report: &Reporter<'_>, raw: &[Spanned<RawTask>]) -> Result<Dag, Box
     for task in raw {
         let t = &task.value;
         builder
-            .add(t.name.value.clone(), t.depends_on.iter().map(|d| d.value.as_str()))
+            .add(
+                t.name.value.clone(),
+                t.depends_on.iter().map(|d| d.value.as_str()),
+            )
             .map_err(|e| graph_error(report, raw, e))?;
     }
     builder.build().map_err(|e| graph_error(report, raw, e))
@@ -350,13 +373,20 @@ fn build_dag(report: &Reporter<'_>, raw: &[Spanned<RawTask>]) -> Result<Dag, Box
 /// Maps a graph error to the place in the file that causes it. Duplicates
 /// and unknown names are caught earlier with their own locations; this is
 /// mostly for cycles, reported at the `depends_on` entry that closes them.
-fn graph_error(report: &Reporter<'_>, raw: &[Spanned<RawTask>], error: GraphError) -> Box<SpecError> {
+fn graph_error(
+    report: &Reporter<'_>,
+    raw: &[Spanned<RawTask>],
+    error: GraphError,
+) -> Box<SpecError> {
     let find = |name: &str| raw.iter().find(|t| t.value.name.value == name);
     match error {
         GraphError::Cycle(cycle) => {
             let path = cycle.path;
             // path = [a, ..., z, a]: `a` depends on `z`, the closing edge.
-            let location = match (path.first(), path.len().checked_sub(2).and_then(|i| path.get(i))) {
+            let location = match (
+                path.first(),
+                path.len().checked_sub(2).and_then(|i| path.get(i)),
+            ) {
                 (Some(first), Some(closing)) => find(first).and_then(|t| {
                     t.value
                         .depends_on
@@ -371,13 +401,26 @@ fn graph_error(report: &Reporter<'_>, raw: &[Spanned<RawTask>], error: GraphErro
         }
         GraphError::DuplicateTask { name } => {
             let location = find(&name).and_then(|t| loc(&t.value.name));
-            report.at(location, SpecErrorKind::DuplicateTask { name, first_line: location.map_or(0, |l| l.line) })
+            report.at(
+                location,
+                SpecErrorKind::DuplicateTask {
+                    name,
+                    first_line: location.map_or(0, |l| l.line),
+                },
+            )
         }
         GraphError::UnknownDependency { task, dependency } => {
             let location = find(&task).and_then(|t| {
-                t.value.depends_on.iter().find(|d| d.value == dependency).and_then(loc)
+                t.value
+                    .depends_on
+                    .iter()
+                    .find(|d| d.value == dependency)
+                    .and_then(loc)
             });
-            report.at(location, SpecErrorKind::UnknownDependency { task, dependency })
+            report.at(
+                location,
+                SpecErrorKind::UnknownDependency { task, dependency },
+            )
         }
         other => report.at(None, SpecErrorKind::InvalidValue(other.to_string())),
     }
@@ -392,7 +435,9 @@ fn check_conditions(
     dag: &Dag,
 ) -> Result<(), Box<SpecError>> {
     for (i, task) in tasks.iter().enumerate() {
-        let Some(condition) = &task.when else { continue };
+        let Some(condition) = &task.when else {
+            continue;
+        };
         let at = raw[i].value.when.as_ref().and_then(loc);
         let ancestors = ancestors(dag, TaskId::from_index(i));
         for read in condition.tasks_read() {

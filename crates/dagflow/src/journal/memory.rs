@@ -31,7 +31,45 @@ use super::store::{
 /// ```
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    entries: Mutex<Vec<JournalEntry>>,
+    entries: Mutex<Entries>,
+}
+
+/// Entries in journal order, in fixed-size chunks: appending never moves
+/// earlier entries (a single `Vec` would copy the whole journal each time it
+/// grows, which shows when a 100,000-task run is journaled as it happens).
+#[derive(Debug, Default)]
+struct Entries {
+    chunks: Vec<Vec<JournalEntry>>,
+    len: usize,
+}
+
+impl Entries {
+    const CHUNK: usize = 4096;
+
+    fn push(&mut self, entry: JournalEntry) {
+        match self.chunks.last_mut() {
+            Some(chunk) if chunk.len() < Self::CHUNK => chunk.push(entry),
+            _ => {
+                let mut chunk = Vec::with_capacity(Self::CHUNK);
+                chunk.push(entry);
+                self.chunks.push(chunk);
+            }
+        }
+        self.len += 1;
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn iter(&self) -> impl DoubleEndedIterator<Item = &JournalEntry> + '_ {
+        self.chunks.iter().flat_map(|chunk| chunk.iter())
+    }
+
+    fn clear(&mut self) {
+        self.chunks.clear();
+        self.len = 0;
+    }
 }
 
 impl MemoryStore {
@@ -42,12 +80,16 @@ impl MemoryStore {
 
     /// A store holding `entries`, in that order.
     pub fn from_entries(entries: impl IntoIterator<Item = JournalEntry>) -> Self {
+        let mut stored = Entries::default();
+        for entry in entries {
+            stored.push(entry);
+        }
         MemoryStore {
-            entries: Mutex::new(entries.into_iter().collect()),
+            entries: Mutex::new(stored),
         }
     }
 
-    /// Appends entries by value, avoiding the copy [`JournalStore::append`]
+    /// Appends an entry by value, avoiding the copy [`JournalStore::append`]
     /// has to make.
     pub fn push(&self, entry: JournalEntry) -> Result<(), StoreError> {
         self.lock("appending an entry")?.push(entry);
@@ -56,10 +98,10 @@ impl MemoryStore {
 
     /// A copy of every entry, in journal order.
     pub fn entries(&self) -> Result<Vec<JournalEntry>, StoreError> {
-        Ok(self.lock("reading every entry")?.clone())
+        Ok(self.lock("reading every entry")?.iter().cloned().collect())
     }
 
-    fn lock(&self, doing: &str) -> Result<MutexGuard<'_, Vec<JournalEntry>>, StoreError> {
+    fn lock(&self, doing: &str) -> Result<MutexGuard<'_, Entries>, StoreError> {
         // A panic while holding the lock cannot leave a half-written entry
         // (pushes are atomic from the reader's view), so a poisoned lock is
         // still safe to read; report it anyway so the caller knows.
@@ -99,8 +141,15 @@ struct StepAccumulator {
 
 impl JournalStore for MemoryStore {
     fn append(&self, entries: &[JournalEntry]) -> Result<(), StoreError> {
-        self.lock("appending entries")?.extend_from_slice(entries);
+        let mut stored = self.lock("appending entries")?;
+        for entry in entries {
+            stored.push(entry.clone());
+        }
         Ok(())
+    }
+
+    fn append_entry(&self, entry: JournalEntry) -> Result<(), StoreError> {
+        self.push(entry)
     }
 
     fn entry_count(&self) -> Result<u64, StoreError> {
@@ -127,8 +176,9 @@ impl JournalStore for MemoryStore {
 
     fn recent(&self, n: usize) -> Result<Vec<JournalEntry>, StoreError> {
         let entries = self.lock("reading recent entries")?;
-        let start = entries.len().saturating_sub(n);
-        Ok(entries[start..].to_vec())
+        let mut recent: Vec<JournalEntry> = entries.iter().rev().take(n).cloned().collect();
+        recent.reverse();
+        Ok(recent)
     }
 
     fn clear(&self) -> Result<(), StoreError> {

@@ -21,7 +21,8 @@ mod recorder;
 pub mod synthetic;
 
 pub use fingerprint::{
-    fingerprint, start_details, task_hash, DefinitionFingerprint, TaskFingerprint,
+    fingerprint, journaled_definition, start_details, task_hash, DefinitionFingerprint,
+    JournaledTask, TaskFingerprint,
 };
 pub use memory::MemoryStore;
 pub use recorder::WorkflowJournal;

@@ -26,7 +26,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::{json, Value};
 
 use super::entry::{EntryStatus, EventType, JournalEntry};
-use super::fingerprint::{details_from_tasks, start_details};
+use super::fingerprint::start_details;
 use super::memory::MemoryStore;
 use super::store::{JournalStore, StoreError};
 use crate::engine::runner::{StepResult, WorkflowResult, WorkflowRunner};
@@ -199,11 +199,6 @@ impl WorkflowJournal {
             .lock()
             .ok()
             .and_then(|errors| errors.last().map(|e| e.to_string()))
-    }
-
-    /// Appends one entry, remembering a failure.
-    pub(crate) fn append(&self, entries: &[JournalEntry]) -> Result<(), StoreError> {
-        self.inner.store.append(entries)
     }
 
     pub(crate) fn remember_run(&self, run_id: Arc<str>, info: RunInfo) {
@@ -446,7 +441,8 @@ impl WorkflowJournal {
 /// [`WorkflowRunner`] journaled by hand instead of by observing.
 impl WorkflowJournal {
     /// Records the start of run `workflow_id` of `runner` (its definition
-    /// and fingerprint, as the observer does).
+    /// and fingerprint, as the observer does). A runner whose steps do not
+    /// form a valid DAG cannot be journaled ([`StoreError::Invalid`]).
     pub fn on_workflow_start(
         &self,
         runner: &WorkflowRunner,
@@ -460,7 +456,9 @@ impl WorkflowJournal {
                 resumed_from: None,
             },
         );
-        self.append(&[start_entry(runner, workflow_id, SystemTime::now())])
+        self.inner
+            .store
+            .append_entry(start_entry(runner, workflow_id, SystemTime::now())?)
     }
 
     /// Records the final state of one step of run `workflow_id`.
@@ -470,13 +468,17 @@ impl WorkflowJournal {
         step: &StepResult<'_>,
     ) -> Result<(), StoreError> {
         let workflow = self.run_info(workflow_id).workflow;
-        self.append(&[step_entry(workflow_id, &workflow, step, SystemTime::now())])
+        self.inner
+            .store
+            .append_entry(step_entry(workflow_id, &workflow, step, SystemTime::now()))
     }
 
     /// Records the end of a run.
     pub fn on_workflow_complete(&self, result: &WorkflowResult) -> Result<(), StoreError> {
         self.forget_run(&result.workflow_id);
-        self.append(&[complete_entry(result, SystemTime::now())])
+        self.inner
+            .store
+            .append_entry(complete_entry(result, SystemTime::now()))
     }
 
     /// Records a whole finished run in one append: its start, every step
@@ -487,7 +489,7 @@ impl WorkflowJournal {
         result: &WorkflowResult,
     ) -> Result<(), StoreError> {
         let mut entries = Vec::with_capacity(result.step_count() + 2);
-        entries.push(start_entry(runner, &result.workflow_id, result.started_at));
+        entries.push(start_entry(runner, &result.workflow_id, result.started_at)?);
         // Steps run one after another: each ends when the durations so far
         // have elapsed.
         let mut elapsed = Duration::ZERO;
@@ -501,11 +503,21 @@ impl WorkflowJournal {
             ));
         }
         entries.push(complete_entry(result, result.started_at + result.duration));
-        self.append(&entries)
+        self.inner.store.append(&entries)
     }
 }
 
-fn start_entry(runner: &WorkflowRunner, workflow_id: &str, at: SystemTime) -> JournalEntry {
+fn start_entry(
+    runner: &WorkflowRunner,
+    workflow_id: &str,
+    at: SystemTime,
+) -> Result<JournalEntry, StoreError> {
+    let definition = runner.definition().map_err(|e| {
+        StoreError::Invalid(format!(
+            "workflow `{}` cannot be journaled because its steps are invalid: {e}",
+            runner.name()
+        ))
+    })?;
     let mut entry = JournalEntry::new(
         workflow_id,
         runner.name(),
@@ -514,19 +526,8 @@ fn start_entry(runner: &WorkflowRunner, workflow_id: &str, at: SystemTime) -> Jo
         EntryStatus::Started,
         at,
     );
-    let tasks = runner.steps().iter().map(|step| {
-        // Each dependency once, in declaration order, as a validated graph
-        // lists them, so the fingerprint matches the observer's.
-        let mut deps: Vec<&str> = Vec::with_capacity(step.depends_on.len());
-        for dep in &step.depends_on {
-            if !deps.contains(&dep.as_str()) {
-                deps.push(dep);
-            }
-        }
-        (step.name.as_str(), deps, step.definition.as_deref())
-    });
-    entry.details = details_from_tasks(runner.step_count(), tasks, None);
-    entry
+    entry.details = start_details(&definition, None);
+    Ok(entry)
 }
 
 fn step_entry(
@@ -584,7 +585,7 @@ impl Observer for WorkflowJournal {
         let Some(entry) = self.entry_for(event) else {
             return Ok(());
         };
-        self.append(std::slice::from_ref(&entry)).map_err(|e| {
+        self.inner.store.append_entry(entry).map_err(|e| {
             let what = match event.task() {
                 Some(task) => format!(
                     "{} of task `{task}` in run {}",

@@ -144,6 +144,14 @@ pub trait JournalStore: Send + Sync {
     /// guarantee.
     fn append(&self, entries: &[JournalEntry]) -> Result<(), StoreError>;
 
+    /// Appends one entry the caller no longer needs, with the same guarantee
+    /// as [`append`](Self::append). Observers that journal event by event
+    /// call this; stores that keep entries (in memory, in a write queue)
+    /// override it to take the entry without copying it.
+    fn append_entry(&self, entry: JournalEntry) -> Result<(), StoreError> {
+        self.append(std::slice::from_ref(&entry))
+    }
+
     /// Makes every appended entry durable (no-op for stores that write
     /// synchronously).
     fn flush(&self) -> Result<(), StoreError> {

@@ -226,9 +226,12 @@ impl WorkflowRunner {
                 .find(|&&d| outcomes.status[d as usize] != TaskStatus::Completed);
             if let Some(&blocker) = blocker {
                 outcomes.status[position] = TaskStatus::Skipped;
-                outcomes.errors[position] = Some(Box::new(StepError::DependencyFailed {
-                    dependency: Arc::clone(dag.name_arc(plan.steps[blocker as usize].id)),
-                }));
+                outcomes.errors.push((
+                    position as u32,
+                    StepError::DependencyFailed {
+                        dependency: Arc::clone(dag.name_arc(plan.steps[blocker as usize].id)),
+                    },
+                ));
                 counts.skipped += 1;
                 if observe {
                     self.emit_skipped(&run_id, id, dag);
@@ -281,7 +284,7 @@ impl WorkflowRunner {
                             at: SystemTime::now(),
                         });
                     }
-                    outcomes.errors[position] = Some(Box::new(error));
+                    outcomes.errors.push((position as u32, error));
                 }
             }
         }

@@ -33,7 +33,9 @@ pub(crate) struct Outcomes {
     pub(crate) status: Vec<TaskStatus>,
     /// Nanoseconds (after the run; ticks while it runs).
     pub(crate) durations: Vec<u64>,
-    pub(crate) errors: Vec<Option<Box<StepError>>>,
+    /// Errors of failed and skipped steps by position, in increasing order
+    /// (sparse: a successful run allocates nothing for them).
+    pub(crate) errors: Vec<(u32, StepError)>,
     pub(crate) results: Option<Arc<StepResults>>,
 }
 
@@ -44,7 +46,7 @@ impl Outcomes {
             plan,
             status: vec![TaskStatus::Pending; n],
             durations: vec![0; n],
-            errors: (0..n).map(|_| None).collect(),
+            errors: Vec::new(),
             results: None,
         }
     }
@@ -54,7 +56,11 @@ impl Outcomes {
             name: self.plan.dag.name(self.plan.steps[position].id),
             status: self.status[position],
             result: self.results.as_ref().and_then(|r| r.at(position)),
-            error: self.errors[position].as_deref(),
+            error: self
+                .errors
+                .binary_search_by_key(&(position as u32), |(p, _)| *p)
+                .ok()
+                .map(|i| &self.errors[i].1),
             duration: Duration::from_nanos(self.durations[position]),
         }
     }

@@ -1,11 +1,11 @@
 //! Running one task: condition, attempts with timeout and cancellation,
 //! panics caught, result transform, retries with backoff.
 
-use std::future::Future;
+use std::future::{poll_fn, Future};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::pin::Pin;
+use std::pin::{pin, Pin};
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::Poll;
 use std::time::{Duration, Instant, SystemTime};
 
 use futures::FutureExt;
@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::context::TaskContext;
 use super::error::TaskError;
 use super::options::{Action, ConditionFn, TaskSpec};
-use super::scheduler::{Finished, Note, Output, RunShared};
+use super::scheduler::{nanos, Finished, Note, Output, RunShared};
 use crate::event::{panic_message, TaskStatus, WorkflowEvent};
 use crate::graph::TaskId;
 
@@ -57,7 +57,7 @@ pub(crate) async fn execute(run: &Arc<RunShared>, id: TaskId) -> Execution {
     });
     let started = Instant::now();
     let ctx = TaskContext::new(Arc::clone(run), id, 1);
-    let outcome = Abandonable::new(run, invoke(&spec.action, ctx)).await;
+    let outcome = abandonable(run, invoke(&spec.action, ctx)).await;
     let duration = started.elapsed();
     match outcome {
         Ok(value) => completed(value, 1, duration, duration),
@@ -154,7 +154,7 @@ fn completed(value: Value, attempts: u32, total: Duration, last: Duration) -> Ex
         finished: Finished {
             status: TaskStatus::Completed,
             attempts,
-            duration: total,
+            nanos: nanos(total),
             output: Some(Output::Owned(value)),
             note: None,
         },
@@ -168,7 +168,7 @@ fn failed(error: TaskError, attempts: u32, total: Duration, last: Duration) -> E
         finished: Finished {
             status: TaskStatus::Failed,
             attempts,
-            duration: total,
+            nanos: nanos(total),
             output: None,
             note: Some(Box::new(Note::Error(Arc::new(error)))),
         },
@@ -194,7 +194,7 @@ fn stopped(
             finished: Finished {
                 status: TaskStatus::Cancelled,
                 attempts,
-                duration: started.elapsed(),
+                nanos: nanos(started.elapsed()),
                 output: None,
                 note: Some(Box::new(Note::Reason(reason))),
             },
@@ -236,9 +236,9 @@ async fn attempt_once(
                     .await
                     .unwrap_or(Err(TaskError::Timeout { after }))
             };
-            Abandonable::new(run, bounded).await
+            abandonable(run, bounded).await
         }
-        None => Abandonable::new(run, action).await,
+        None => abandonable(run, action).await,
     }?;
     match extras.and_then(|e| e.transform.as_deref()) {
         None => Ok(value),
@@ -255,25 +255,13 @@ async fn attempt_once(
 /// Calls the action; a panic (while creating or polling its future, or on
 /// the blocking thread) becomes [`TaskError::Panicked`].
 async fn invoke(action: &Action, ctx: TaskContext) -> Result<Value, TaskError> {
-    match action {
-        Action::Async(f) => {
-            let future = match catch_unwind(AssertUnwindSafe(|| f(ctx))) {
-                Ok(future) => future,
-                Err(panic) => return Err(panicked(&*panic)),
-            };
-            match AssertUnwindSafe(future).catch_unwind().await {
-                Ok(result) => result,
-                Err(panic) => Err(panicked(&*panic)),
-            }
-        }
-        Action::Blocking(f) => {
-            let f = Arc::clone(f);
-            match tokio::task::spawn_blocking(move || f(ctx)).await {
-                Ok(result) => result,
-                Err(e) if e.is_panic() => Err(panicked(&*e.into_panic())),
-                Err(_) => Err(TaskError::Cancelled),
-            }
-        }
+    let future = match catch_unwind(AssertUnwindSafe(|| action.0.start(ctx))) {
+        Ok(future) => future,
+        Err(panic) => return Err(panicked(&*panic)),
+    };
+    match AssertUnwindSafe(future).catch_unwind().await {
+        Ok(result) => result,
+        Err(panic) => Err(panicked(&*panic)),
     }
 }
 
@@ -283,49 +271,28 @@ fn panicked(payload: &(dyn std::any::Any + Send)) -> TaskError {
     }
 }
 
-/// An attempt that the engine abandons once the run is cancelled and the
-/// grace period is over.
+/// Runs an attempt that the engine abandons once the run is cancelled and
+/// the grace period is over.
 ///
 /// The action is always polled first, so one that returns as soon as it
 /// sees the token cancelled still delivers its own result. The wait for
 /// cancellation is only set up (boxed) when the action is first pending:
 /// actions that finish at their first poll cost nothing extra.
-struct Abandonable<'a, F> {
-    run: &'a RunShared,
-    action: Pin<Box<F>>,
-    cancelled: Option<Pin<Box<dyn Future<Output = ()> + Send + 'a>>>,
-}
-
-impl<'a, F> Abandonable<'a, F>
+async fn abandonable<F>(run: &RunShared, action: F) -> Result<Value, TaskError>
 where
-    F: Future<Output = Result<Value, TaskError>> + Send,
+    F: Future<Output = Result<Value, TaskError>>,
 {
-    fn new(run: &'a RunShared, action: F) -> Self {
-        Abandonable {
-            run,
-            action: Box::pin(action),
-            cancelled: None,
-        }
-    }
-}
-
-impl<F> Future for Abandonable<'_, F>
-where
-    F: Future<Output = Result<Value, TaskError>> + Send,
-{
-    type Output = Result<Value, TaskError>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if let Poll::Ready(result) = self.action.as_mut().poll(cx) {
+    let mut action = pin!(action);
+    let mut cancelled: Option<Pin<Box<dyn Future<Output = ()> + Send + '_>>> = None;
+    poll_fn(|cx| {
+        if let Poll::Ready(result) = action.as_mut().poll(cx) {
             return Poll::Ready(result);
         }
-        let run = self.run;
-        let cancelled = self
-            .cancelled
-            .get_or_insert_with(|| Box::pin(run.cancelled_after_grace()));
+        let cancelled = cancelled.get_or_insert_with(|| Box::pin(run.cancelled_after_grace()));
         match cancelled.as_mut().poll(cx) {
             Poll::Ready(()) => Poll::Ready(Err(TaskError::Cancelled)),
             Poll::Pending => Poll::Pending,
         }
-    }
+    })
+    .await
 }

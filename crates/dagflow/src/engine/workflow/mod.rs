@@ -67,7 +67,7 @@ mod summary;
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
@@ -83,7 +83,8 @@ use crate::event::{Observer, Observers, RunDefinition, WorkflowEvent};
 use crate::graph::{Dag, DagBuilder, GraphError};
 use options::{Action, TaskSpec};
 use scheduler::{RunSetup, RunShared, StopKind};
-use summary::{RunReport, TaskRecord};
+use scheduler::Finished;
+use summary::RunReport;
 
 /// A DAG of async tasks, run by [`run`](Self::run). See the
 /// [module documentation](self) for an example and the failure semantics.
@@ -420,6 +421,10 @@ impl Workflow {
         }
         let t_setup = started.elapsed();
         shared.start();
+        // Allocate the result map's keys while the tasks run: on another
+        // thread than the workers this overlaps with them instead of adding
+        // to the run's tail.
+        let keys: Vec<String> = dag.names().map(str::to_string).collect();
         let t_start = started.elapsed();
 
         let (cancelled, timed_out) = self.wait(&shared).await;
@@ -430,7 +435,7 @@ impl Workflow {
             StopKind::Running => None,
             _ => shared.stop_reason().map(|r| r.to_string()),
         };
-        let (records, results) = take_outcomes(shared);
+        let (records, results) = take_outcomes(shared, keys);
         if std::env::var_os("DAGFLOW_PHASES").is_some() {
             eprintln!(
                 "setup {t_setup:?} start {t_start:?} wait {t_wait:?} outcomes {:?}",
@@ -465,7 +470,7 @@ impl Workflow {
         let pending: Vec<String> = dag
             .ids()
             .zip(&report.records)
-            .filter(|(_, r)| r.is_none())
+            .filter(|(_, r)| r.get().is_none())
             .map(|(t, _)| dag.name(t).to_string())
             .collect();
         self.last = Some(report);
@@ -512,37 +517,23 @@ impl Workflow {
     }
 }
 
-/// Takes the final records and builds the results map, moving values out of
-/// the shared state when no one else holds it (the normal case).
-fn take_outcomes(shared: Arc<RunShared>) -> (Vec<Option<TaskRecord>>, HashMap<String, Value>) {
-    let dag = Arc::clone(&shared.dag);
-    let finished: Vec<Option<scheduler::Finished>> = match Arc::try_unwrap(shared) {
-        Ok(run) => run
-            .slots
-            .into_vec()
-            .into_iter()
-            .map(|s| s.finished.into_inner())
-            .collect(),
-        Err(run) => run
-            .slots
-            .iter()
-            .map(|s| s.finished.get().cloned())
-            .collect(),
+/// Takes the final records and builds the results map (with the names in
+/// `keys`, by task index), moving values out of the shared state when no
+/// one else holds it (the normal case); the records, emptied of their
+/// results, stay for `summary()`.
+fn take_outcomes(
+    shared: Arc<RunShared>,
+    keys: Vec<String>,
+) -> (Box<[OnceLock<Finished>]>, HashMap<String, Value>) {
+    let mut records = match Arc::try_unwrap(shared) {
+        Ok(run) => run.finished,
+        Err(run) => run.finished.to_vec().into_boxed_slice(),
     };
-    let t0 = Instant::now();
-    let mut results = HashMap::with_capacity(finished.len());
-    let mut records = Vec::with_capacity(finished.len());
-    for (t, f) in dag.ids().zip(finished) {
-        records.push(f.map(|f| {
-            let (record, output) = TaskRecord::split(f);
-            if let Some(output) = output {
-                results.insert(dag.name(t).to_string(), output.into_value());
-            }
-            record
-        }));
-    }
-    if std::env::var_os("DAGFLOW_PHASES").is_some() {
-        eprintln!("  map {:?}", t0.elapsed());
+    let mut results = HashMap::with_capacity(records.len());
+    for (key, record) in keys.into_iter().zip(records.iter_mut()) {
+        if let Some(output) = record.get_mut().and_then(|f| f.output.take()) {
+            results.insert(key, output.into_value());
+        }
     }
     (records, results)
 }

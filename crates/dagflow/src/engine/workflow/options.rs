@@ -12,19 +12,60 @@ use serde_json::{Map, Value};
 use super::context::TaskContext;
 use super::error::{BoxError, TaskError};
 use super::retry::RetryPolicy;
+use crate::event::panic_message;
 
-type AsyncFn = dyn Fn(TaskContext) -> BoxFuture<'static, Result<Value, TaskError>> + Send + Sync;
-type BlockingFn = dyn Fn(TaskContext) -> Result<Value, TaskError> + Send + Sync;
 pub(crate) type ConditionFn = dyn Fn(&TaskContext) -> Result<bool, BoxError> + Send + Sync;
 pub(crate) type TransformFn = dyn Fn(Value) -> Result<Value, BoxError> + Send + Sync;
 
-/// What a task does: an async closure polled on the runtime, or a blocking
+/// What a task does, type-erased: one pointer-sized handle per task.
+pub(crate) trait ErasedAction: Send + Sync {
+    /// Starts an attempt. Async actions are polled in place; blocking ones
+    /// are sent to tokio's blocking pool by the returned future.
+    fn start(&self, ctx: TaskContext) -> BoxFuture<'static, Result<Value, TaskError>>;
+}
+
+struct AsyncAction<F>(F);
+
+impl<F, Fut, E> ErasedAction for AsyncAction<F>
+where
+    F: Fn(TaskContext) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Value, E>> + Send + 'static,
+    E: Into<BoxError>,
+{
+    fn start(&self, ctx: TaskContext) -> BoxFuture<'static, Result<Value, TaskError>> {
+        (self.0)(ctx)
+            .map(|r| r.map_err(|e| TaskError::Action(e.into())))
+            .boxed()
+    }
+}
+
+struct BlockingAction<F>(Arc<F>);
+
+impl<F, E> ErasedAction for BlockingAction<F>
+where
+    F: Fn(TaskContext) -> Result<Value, E> + Send + Sync + 'static,
+    E: Into<BoxError>,
+{
+    fn start(&self, ctx: TaskContext) -> BoxFuture<'static, Result<Value, TaskError>> {
+        let action = Arc::clone(&self.0);
+        Box::pin(async move {
+            let call = move || action(ctx).map_err(|e| TaskError::Action(e.into()));
+            match tokio::task::spawn_blocking(call).await {
+                Ok(result) => result,
+                Err(e) if e.is_panic() => Err(TaskError::Panicked {
+                    message: panic_message(&*e.into_panic()),
+                }),
+                // The runtime is shutting down.
+                Err(_) => Err(TaskError::Cancelled),
+            }
+        })
+    }
+}
+
+/// A task's action: an async closure polled on the runtime, or a blocking
 /// closure run on tokio's blocking pool.
 #[derive(Clone)]
-pub(crate) enum Action {
-    Async(Arc<AsyncFn>),
-    Blocking(Arc<BlockingFn>),
-}
+pub(crate) struct Action(pub(crate) Arc<dyn ErasedAction>);
 
 impl Action {
     pub(crate) fn from_async<F, Fut, E>(action: F) -> Action
@@ -33,11 +74,7 @@ impl Action {
         Fut: Future<Output = Result<Value, E>> + Send + 'static,
         E: Into<BoxError>,
     {
-        Action::Async(Arc::new(move |ctx| {
-            action(ctx)
-                .map(|r| r.map_err(|e| TaskError::Action(e.into())))
-                .boxed()
-        }))
+        Action(Arc::new(AsyncAction(action)))
     }
 
     pub(crate) fn from_blocking<F, E>(action: F) -> Action
@@ -45,9 +82,7 @@ impl Action {
         F: Fn(TaskContext) -> Result<Value, E> + Send + Sync + 'static,
         E: Into<BoxError>,
     {
-        Action::Blocking(Arc::new(move |ctx| {
-            action(ctx).map_err(|e| TaskError::Action(e.into()))
-        }))
+        Action(Arc::new(BlockingAction(Arc::new(action))))
     }
 }
 

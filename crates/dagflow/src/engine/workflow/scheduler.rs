@@ -95,8 +95,9 @@ impl Output {
 pub(crate) struct Finished {
     pub(crate) status: TaskStatus,
     pub(crate) attempts: u32,
-    /// From the start of the first attempt to the end of the last one.
-    pub(crate) duration: Duration,
+    /// From the start of the first attempt to the end of the last one, in
+    /// nanoseconds (a `u64` keeps a record within one cache line).
+    pub(crate) nanos: u64,
     pub(crate) output: Option<Output>,
     /// Boxed: most tasks have none, and slots stay small.
     pub(crate) note: Option<Box<Note>>,
@@ -107,7 +108,7 @@ impl Finished {
         Finished {
             status,
             attempts: 0,
-            duration: Duration::ZERO,
+            nanos: 0,
             output: None,
             note: Some(Box::new(Note::Reason(reason))),
         }
@@ -116,12 +117,16 @@ impl Finished {
     pub(crate) fn note(&self) -> Option<&Note> {
         self.note.as_deref()
     }
+
+    /// The task's duration.
+    pub(crate) fn duration(&self) -> Duration {
+        Duration::from_nanos(self.nanos)
+    }
 }
 
-/// Per task: the countdown of unfinished dependencies and the final record.
-pub(crate) struct Slot {
-    pending: AtomicU32,
-    pub(crate) finished: OnceLock<Finished>,
+/// Nanoseconds of `d`, saturating (after 584 years).
+pub(crate) fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// Everything the tasks of one run share.
@@ -134,7 +139,11 @@ pub(crate) struct RunShared {
     pub(crate) token: CancellationToken,
     /// Cancelled on any stop (fail-fast too): wakes retry waits.
     pub(crate) stop_token: CancellationToken,
-    pub(crate) slots: Box<[Slot]>,
+    /// Per task, the countdown of unfinished dependencies: dense, because
+    /// dependents are touched in random order.
+    pending: Box<[AtomicU32]>,
+    /// Per task, how it ended.
+    pub(crate) finished: Box<[OnceLock<Finished>]>,
     pub(crate) semaphore: Option<Semaphore>,
     pub(crate) observers: Option<Observers>,
     pub(crate) cancel_grace: Duration,
@@ -164,17 +173,16 @@ pub(crate) struct RunSetup {
 impl RunShared {
     pub(crate) fn new(setup: RunSetup) -> RunShared {
         let dag = setup.dag;
-        let slots = dag
+        let pending = dag
             .ids()
-            .map(|t| Slot {
-                pending: AtomicU32::new(dag.dependencies(t).len() as u32),
-                finished: OnceLock::new(),
-            })
+            .map(|t| AtomicU32::new(dag.dependencies(t).len() as u32))
             .collect();
+        let finished = dag.ids().map(|_| OnceLock::new()).collect();
         RunShared {
             token: setup.cancel.token().child_token(),
             stop_token: CancellationToken::new(),
-            slots,
+            pending,
+            finished,
             semaphore: setup
                 .max_concurrency
                 .map(|n| Semaphore::new(n.clamp(1, Semaphore::MAX_PERMITS))),
@@ -200,9 +208,8 @@ impl RunShared {
     }
 
     pub(crate) fn result(&self, id: TaskId) -> Option<&Value> {
-        self.slots
+        self.finished
             .get(id.index())?
-            .finished
             .get()?
             .output
             .as_ref()
@@ -338,8 +345,7 @@ impl RunShared {
     /// Marks a restored task finished before the run starts. Its countdown
     /// gets an extra count that is never released, so it never becomes ready.
     pub(crate) fn restore(&self, id: TaskId, value: Value) {
-        let slot = &self.slots[id.index()];
-        slot.pending.fetch_add(1, Ordering::Relaxed);
+        self.pending[id.index()].fetch_add(1, Ordering::Relaxed);
         let result = Arc::new(value);
         self.emit(|run_id| WorkflowEvent::TaskRestored {
             run_id,
@@ -348,17 +354,15 @@ impl RunShared {
             result: Arc::clone(&result),
             at: SystemTime::now(),
         });
-        let _ = slot.finished.set(Finished {
+        let _ = self.finished[id.index()].set(Finished {
             status: TaskStatus::Completed,
             attempts: 0,
-            duration: Duration::ZERO,
+            nanos: 0,
             output: Some(Output::Shared(result)),
             note: Some(Box::new(Note::Restored)),
         });
         for &d in self.dag.dependents(id) {
-            self.slots[d.index()]
-                .pending
-                .fetch_sub(1, Ordering::Relaxed);
+            self.pending[d.index()].fetch_sub(1, Ordering::Relaxed);
         }
     }
 
@@ -371,8 +375,8 @@ impl RunShared {
         let guard = ActiveGuard(Some(Arc::clone(self)));
         tokio::spawn(async move {
             let Some(run) = guard.0.as_ref() else { return };
-            for (i, slot) in run.slots.iter().enumerate() {
-                if slot.pending.load(Ordering::Relaxed) == 0 {
+            for (i, pending) in run.pending.iter().enumerate() {
+                if pending.load(Ordering::Relaxed) == 0 {
                     spawn(run, TaskId::from_index(i));
                 }
             }
@@ -394,7 +398,7 @@ impl RunShared {
             });
         }
         self.emit_finished(id, &mut finished, last_attempt);
-        let _ = self.slots[id.index()].finished.set(finished);
+        let _ = self.finished[id.index()].set(finished);
 
         let mut next = None;
         let mut cascade: Vec<TaskId> = Vec::new();
@@ -413,7 +417,7 @@ impl RunShared {
         cascade: &mut Vec<TaskId>,
     ) {
         for &d in self.dag.dependents(id) {
-            let pending = &self.slots[d.index()].pending;
+            let pending = &self.pending[d.index()];
             if !completed {
                 pending.fetch_or(BLOCKED, Ordering::Relaxed);
             }
@@ -434,7 +438,7 @@ impl RunShared {
                 continue;
             };
             self.emit_finished(d, &mut settled, Duration::ZERO);
-            let _ = self.slots[d.index()].finished.set(settled);
+            let _ = self.finished[d.index()].set(settled);
             cascade.push(d);
         }
     }
@@ -474,7 +478,7 @@ fn spawn(run: &Arc<RunShared>, id: TaskId) {
         eprintln!(
             "future size {} slot {}",
             std::mem::size_of_val(&fut),
-            std::mem::size_of::<Slot>()
+            std::mem::size_of::<OnceLock<Finished>>()
         )
     });
     tokio::spawn(fut);

@@ -1,35 +1,13 @@
 //! The outcome of a run, per task and overall.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use super::error::TaskError;
 use super::scheduler::{note_text, Finished, Note};
-
-/// How a task ended, without its result (which went to the results map).
-#[derive(Debug, Clone)]
-pub(crate) struct TaskRecord {
-    pub(crate) status: TaskStatus,
-    pub(crate) attempts: u32,
-    pub(crate) duration: Duration,
-    pub(crate) note: Option<Box<Note>>,
-}
-
-impl TaskRecord {
-    /// Splits a final record into the summary part and the result.
-    pub(crate) fn split(finished: Finished) -> (TaskRecord, Option<super::scheduler::Output>) {
-        let record = TaskRecord {
-            status: finished.status,
-            attempts: finished.attempts,
-            duration: finished.duration,
-            note: finished.note,
-        };
-        (record, finished.output)
-    }
-}
 use crate::event::{StatusCounts, TaskStatus};
 use crate::graph::Dag;
 
@@ -99,7 +77,8 @@ pub(crate) struct RunReport {
     pub(crate) run_id: Arc<str>,
     pub(crate) resumed_from: Option<Arc<str>>,
     pub(crate) dag: Arc<Dag>,
-    pub(crate) records: Vec<Option<TaskRecord>>,
+    /// Per task; results were moved out into the results map.
+    pub(crate) records: Box<[OnceLock<Finished>]>,
     pub(crate) elapsed: Duration,
     pub(crate) stopped: Option<String>,
     pub(crate) interrupted: bool,
@@ -109,7 +88,7 @@ pub(crate) struct RunReport {
 impl RunReport {
     pub(crate) fn counts(&self) -> StatusCounts {
         let mut counts = StatusCounts::default();
-        for record in self.records.iter().flatten() {
+        for record in self.records.iter().filter_map(OnceLock::get) {
             match record.status {
                 TaskStatus::Completed => counts.completed += 1,
                 TaskStatus::Failed => counts.failed += 1,
@@ -118,7 +97,7 @@ impl RunReport {
             }
         }
         // A task without a record never finished: the run was interrupted.
-        counts.cancelled += self.records.iter().filter(|r| r.is_none()).count();
+        counts.cancelled += self.records.iter().filter(|r| r.get().is_none()).count();
         counts
     }
 
@@ -129,7 +108,7 @@ impl RunReport {
     }
 
     pub(crate) fn error_of(&self, index: usize) -> Option<&TaskError> {
-        match self.records.get(index)?.as_ref()?.note.as_deref()? {
+        match self.records.get(index)?.get()?.note()? {
             Note::Error(e) => Some(e),
             _ => None,
         }
@@ -140,9 +119,9 @@ impl RunReport {
         let mut total = Duration::ZERO;
         let mut tasks = BTreeMap::new();
         for (t, record) in self.dag.ids().zip(&self.records) {
-            let task = match record {
+            let task = match record.get() {
                 Some(f) => {
-                    total += f.duration;
+                    total += f.duration();
                     let (error, reason) = match f.note.as_deref() {
                         Some(Note::Error(e)) if f.status == TaskStatus::Failed => {
                             (Some(e.to_string()), None)
@@ -153,7 +132,7 @@ impl RunReport {
                     TaskSummary {
                         status: f.status,
                         attempts: f.attempts,
-                        duration: f.duration,
+                        duration: f.duration(),
                         error,
                         reason,
                         restored: matches!(f.note.as_deref(), Some(Note::Restored)),

@@ -1,0 +1,64 @@
+//! The checkpointer thread: copies the write-ahead log into the database.
+//!
+//! SQLite's automatic checkpoint runs inside the commit that crosses its
+//! threshold, and with `synchronous=NORMAL` that is where the `fsync`s
+//! happen: an append would now and then wait for the disk. The writer
+//! therefore disables it and, after its commits, wakes this thread, which
+//! runs a `PASSIVE` checkpoint on its own connection (at most every
+//! [`MIN_INTERVAL`]) while the writer goes on committing.
+
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+/// The shortest pause between two checkpoints.
+pub(crate) const MIN_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Wakes the checkpointer; never blocks.
+#[derive(Debug, Clone)]
+pub(crate) struct Nudge(SyncSender<()>);
+
+impl Nudge {
+    pub(crate) fn nudge(&self) {
+        match self.0.try_send(()) {
+            Ok(()) | Err(TrySendError::Full(())) | Err(TrySendError::Disconnected(())) => {}
+        }
+    }
+}
+
+/// Starts the checkpointer for the journal at `path`; it stops when every
+/// [`Nudge`] is dropped.
+pub(crate) fn spawn(
+    path: PathBuf,
+    busy_timeout: Duration,
+) -> std::io::Result<(Nudge, JoinHandle<()>)> {
+    let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+    let handle = std::thread::Builder::new()
+        .name("dagflow-ckpt".to_string())
+        .spawn(move || run(path, busy_timeout, receiver))?;
+    Ok((Nudge(sender), handle))
+}
+
+fn run(path: PathBuf, busy_timeout: Duration, nudges: Receiver<()>) {
+    let conn = match Connection::open_with_flags(
+        &path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .and_then(|c| c.busy_timeout(busy_timeout).map(|()| c))
+    {
+        Ok(conn) => conn,
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "the checkpointer could not open the journal; the write-ahead log grows until the journal is closed");
+            return;
+        }
+    };
+    while nudges.recv().is_ok() {
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(path = %path.display(), error = %e, "checkpoint failed; retrying at the next one");
+        }
+        std::thread::sleep(MIN_INTERVAL);
+    }
+}
