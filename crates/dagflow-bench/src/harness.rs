@@ -63,6 +63,16 @@ pub enum HarnessError {
         /// What the child printed.
         stdout: String,
     },
+    /// The generated graph differs from WORKLOADS.md.
+    #[error("workload `{workload}` was generated with {got} edges instead of {expected}; the generator no longer follows WORKLOADS.md")]
+    WrongWorkload {
+        /// Workload name.
+        workload: &'static str,
+        /// Edges WORKLOADS.md fixes.
+        expected: usize,
+        /// Edges generated.
+        got: usize,
+    },
     /// The measurement itself failed (in child mode).
     #[error(transparent)]
     Bench(#[from] BenchError),
@@ -101,6 +111,15 @@ pub fn run_child(
     runs: usize,
 ) -> Result<ChildReport, HarnessError> {
     let spec = workload.generate();
+    if let Some(expected) = workload.expected_edges() {
+        if spec.edge_count() != expected {
+            return Err(HarnessError::WrongWorkload {
+                workload: workload.name,
+                expected,
+                got: spec.edge_count(),
+            });
+        }
+    }
     let runtime = if engine.is_async() {
         Some(
             tokio::runtime::Builder::new_multi_thread()

@@ -22,7 +22,6 @@
 pub mod emit;
 pub mod engines;
 pub mod harness;
-pub mod lcg;
 pub mod machine;
 pub mod options;
 pub mod record;

@@ -8,7 +8,10 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::lcg::{Lcg, SEED};
+use dagflow::journal::synthetic::Lcg;
+
+/// The seed of every standard workload (WORKLOADS.md).
+pub const SEED: u64 = 42;
 
 /// Number of edges the standard layered workload (100 x 1,000, 3 picks) must
 /// have; a different count means the generator drifted from WORKLOADS.md.
@@ -128,6 +131,20 @@ impl Workload {
             Shape::Chain { n, .. } | Shape::Independent { n } => n,
             Shape::Fanout { n } => n + 2,
             Shape::Layered { layers, width, .. } => layers * width,
+        }
+    }
+
+    /// The edge count WORKLOADS.md fixes for this workload, if it fixes one
+    /// (the standard layered graph: [`LAYERED_EDGES`]).
+    pub fn expected_edges(&self) -> Option<usize> {
+        match self.shape {
+            Shape::Layered {
+                layers: 100,
+                width: 1_000,
+                picks: 3,
+                ..
+            } => Some(LAYERED_EDGES),
+            _ => None,
         }
     }
 
@@ -327,6 +344,7 @@ mod tests {
         let spec = workload("layered-100x1000");
         assert_eq!(spec.len(), 100_000);
         assert_eq!(spec.edge_count(), LAYERED_EDGES);
+        assert_eq!(spec.workload.expected_edges(), Some(spec.edge_count()));
     }
 
     #[test]

@@ -94,8 +94,8 @@ fn run_size(
     }
 
     for (label, level) in [("NORMAL", Synchronous::Normal), ("FULL", Synchronous::Full)] {
-        if !wanted("record") {
-            break;
+        if !wanted("record") && !(label == "NORMAL" && wanted("record-normal")) {
+            continue;
         }
         let path = dir.join(format!("record-{workflows}-{label}.db"));
         let store = SqliteStore::open_with(&path, SqliteOptions::new().synchronous(level))?;
@@ -109,7 +109,7 @@ fn run_size(
             "record, batches of 6000, synchronous={label:<6}, flushed: {}",
             measured(entries.len(), start, cpu)
         );
-        if level == Synchronous::Normal {
+        if level == Synchronous::Normal && only != Some("record-normal") {
             drop(store);
             let size = std::fs::metadata(&path)?.len();
             println!("file size: {:.1} MiB", size as f64 / (1024.0 * 1024.0));

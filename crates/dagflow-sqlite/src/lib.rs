@@ -41,9 +41,11 @@
 //! ```
 #![warn(missing_docs)]
 
+mod batch;
 mod checkpoint;
 mod codec;
 mod error;
+mod fast_hash;
 mod lease;
 mod options;
 mod queries;

@@ -29,12 +29,13 @@ pub(crate) mod sql {
         " FROM run_spans AS s JOIN entries ON entries.id BETWEEN s.first_id AND s.last_id
           WHERE s.workflow_id = ?1 AND entries.workflow_id = ?1 ORDER BY entries.id"
     );
-    /// `event_type <> 2` lets the partial index serve the query.
-    pub const BY_LIFECYCLE_TYPE: &str = concat!(
+    /// Lifecycle entries (`event_type <> 2` lets the partial index serve
+    /// these) of one workflow name and type, oldest first.
+    pub const LIFECYCLE_OF_WORKFLOW: &str = concat!(
         "SELECT ",
         entry_columns!(),
-        " FROM entries INDEXED BY entries_by_type
-          WHERE event_type = ?1 AND event_type <> 2 ORDER BY id"
+        " FROM entries INDEXED BY entries_lifecycle
+          WHERE workflow_name = ?1 AND event_type = ?2 AND event_type <> 2 ORDER BY id"
     );
     /// Step outcomes are most entries: a scan in journal order.
     pub const STEP_OUTCOMES: &str = concat!(
@@ -66,28 +67,20 @@ pub(crate) mod sql {
         SELECT duration_us, count FROM step_duration_counts
         WHERE workflow_name = ?1 AND step_name = ?2 AND duration_us BETWEEN ?3 AND ?4
         ORDER BY duration_us";
-    pub const DURATIONS: &str = "
-        SELECT duration_us FROM entries INDEXED BY entries_by_type
-        WHERE event_type = 3 AND event_type <> 2 ORDER BY id LIMIT ?1";
-    pub const LAST_DURATIONS: &str = "
-        SELECT duration_us FROM entries INDEXED BY entries_by_type
-        WHERE event_type = 3 AND event_type <> 2 ORDER BY id DESC LIMIT ?1";
+    pub const WORKFLOW_NAMES: &str = "SELECT workflow_name FROM workflow_stats";
     pub const DURATIONS_OF_WORKFLOW: &str = "
-        SELECT duration_us FROM entries INDEXED BY entries_by_workflow_type
-        WHERE workflow_name = ?2 AND event_type = 3 AND event_type <> 2 ORDER BY id LIMIT ?1";
+        SELECT id, duration_us FROM entries INDEXED BY entries_lifecycle
+        WHERE workflow_name = ?1 AND event_type = 3 AND event_type <> 2 ORDER BY id LIMIT ?2";
     pub const LAST_DURATIONS_OF_WORKFLOW: &str = "
-        SELECT duration_us FROM entries INDEXED BY entries_by_workflow_type
-        WHERE workflow_name = ?2 AND event_type = 3 AND event_type <> 2
-        ORDER BY id DESC LIMIT ?1";
-    pub const RUN_STARTS: &str = "
-        SELECT workflow_id, workflow_name, timestamp_ms, json_extract(details, '$.resumed_from')
-        FROM entries INDEXED BY entries_by_type
-        WHERE event_type = 0 AND event_type <> 2 ORDER BY id DESC LIMIT ?1";
-    pub const RUN_STARTS_OF_WORKFLOW: &str = "
-        SELECT workflow_id, workflow_name, timestamp_ms, json_extract(details, '$.resumed_from')
-        FROM entries INDEXED BY entries_by_workflow_type
-        WHERE workflow_name = ?2 AND event_type = 0 AND event_type <> 2
-        ORDER BY id DESC LIMIT ?1";
+        SELECT id, duration_us FROM entries INDEXED BY entries_lifecycle
+        WHERE workflow_name = ?1 AND event_type = 3 AND event_type <> 2
+        ORDER BY id DESC LIMIT ?2";
+    pub const LAST_STARTS_OF_WORKFLOW: &str = "
+        SELECT id, workflow_id, workflow_name, timestamp_ms,
+               json_extract(details, '$.resumed_from')
+        FROM entries INDEXED BY entries_lifecycle
+        WHERE workflow_name = ?1 AND event_type = 0 AND event_type <> 2
+        ORDER BY id DESC LIMIT ?2";
     pub const RUN_END: &str = "
         SELECT entries.status, entries.duration_us
         FROM run_spans AS s JOIN entries ON entries.id BETWEEN s.first_id AND s.last_id
@@ -140,12 +133,26 @@ impl<'a> Reader<'a> {
         &self,
         event_type: EventType,
     ) -> Result<Vec<JournalEntry>, SqliteError> {
-        match codec::event_code(event_type) {
-            Some(codec::STEP_COMPLETE) => self.entries(sql::STEP_OUTCOMES, []),
-            Some(code) => self.entries(sql::BY_LIFECYCLE_TYPE, [code]),
+        let code = match codec::event_code(event_type) {
+            Some(codec::STEP_COMPLETE) => return self.entries(sql::STEP_OUTCOMES, []),
+            Some(code) => code,
             // A type this format cannot store has no entries.
-            None => Ok(Vec::new()),
+            None => return Ok(Vec::new()),
+        };
+        let err = self.err("reading entries by type");
+        let mut stmt = self
+            .conn
+            .prepare_cached(sql::LIFECYCLE_OF_WORKFLOW)
+            .map_err(&err)?;
+        let mut merged = Vec::new();
+        for name in self.workflow_names(&QueryFilter::all())? {
+            let mut rows = stmt.query(params![name, code]).map_err(&err)?;
+            while let Some(row) = rows.next().map_err(&err)? {
+                merged.push((row.get::<_, i64>(0).map_err(&err)?, decode(row, self.path)?));
+            }
         }
+        merged.sort_unstable_by_key(|(id, _)| *id);
+        Ok(merged.into_iter().map(|(_, entry)| entry).collect())
     }
 
     pub(crate) fn recent(&self, n: usize) -> Result<Vec<JournalEntry>, SqliteError> {
@@ -305,26 +312,68 @@ impl<'a> Reader<'a> {
         })
     }
 
+    /// The workflow names `filter` selects: the one it names, or every
+    /// name in the journal (index lists are per name and merged by id).
+    fn workflow_names(&self, filter: &QueryFilter) -> Result<Vec<String>, SqliteError> {
+        if let Some(name) = &filter.workflow {
+            return Ok(vec![name.clone()]);
+        }
+        self.conn
+            .prepare_cached(sql::WORKFLOW_NAMES)
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .map_err(self.err("listing workflow names"))
+    }
+
+    /// Runs `sql` (parameters: workflow name, limit) for each name `filter`
+    /// selects and merges the `(id, value)` rows by id: oldest first, or
+    /// the newest `limit` newest first.
+    fn merged_by_id<T>(
+        &self,
+        filter: &QueryFilter,
+        sql: &str,
+        newest: Option<usize>,
+        map: impl Fn(&rusqlite::Row<'_>) -> rusqlite::Result<(i64, T)>,
+        context: &'static str,
+    ) -> Result<Vec<T>, SqliteError> {
+        let err = self.err(context);
+        let limit = newest.map_or(-1, limit);
+        let mut stmt = self.conn.prepare_cached(sql).map_err(&err)?;
+        let mut merged: Vec<(i64, T)> = Vec::new();
+        let names = self.workflow_names(filter)?;
+        for name in &names {
+            let rows = stmt.query_map(params![name, limit], &map).map_err(&err)?;
+            for row in rows {
+                merged.push(row.map_err(&err)?);
+            }
+        }
+        if names.len() > 1 {
+            match newest {
+                Some(k) => {
+                    merged.sort_unstable_by_key(|(id, _)| std::cmp::Reverse(*id));
+                    merged.truncate(k);
+                }
+                None => merged.sort_unstable_by_key(|(id, _)| *id),
+            }
+        }
+        Ok(merged.into_iter().map(|(_, value)| value).collect())
+    }
+
     pub(crate) fn workflow_durations(
         &self,
         filter: &QueryFilter,
         last: Option<usize>,
     ) -> Result<Vec<f64>, SqliteError> {
-        let (sql, limit) = match (&filter.workflow, last) {
-            (Some(_), Some(k)) => (sql::LAST_DURATIONS_OF_WORKFLOW, limit(k)),
-            (Some(_), None) => (sql::DURATIONS_OF_WORKFLOW, -1),
-            (None, Some(k)) => (sql::LAST_DURATIONS, limit(k)),
-            (None, None) => (sql::DURATIONS, -1),
+        let sql = match last {
+            Some(_) => sql::LAST_DURATIONS_OF_WORKFLOW,
+            None => sql::DURATIONS_OF_WORKFLOW,
         };
-        let map = |r: &rusqlite::Row<'_>| Ok(r.get::<_, i64>(0)? as f64 / 1000.0);
-        let mut durations: Vec<f64> = self
-            .conn
-            .prepare_cached(sql)
-            .and_then(|mut s| match &filter.workflow {
-                Some(name) => s.query_map(params![limit, name], map)?.collect(),
-                None => s.query_map(params![limit], map)?.collect(),
-            })
-            .map_err(self.err("reading workflow durations"))?;
+        let mut durations = self.merged_by_id(
+            filter,
+            sql,
+            last,
+            |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as f64 / 1000.0)),
+            "reading workflow durations",
+        )?;
         if last.is_some() {
             durations.reverse();
         }
@@ -339,16 +388,13 @@ impl<'a> Reader<'a> {
         let err = self.err("listing runs");
         let tx = self.conn.unchecked_transaction().map_err(&err)?;
         type Start = (String, String, i64, SqlValue);
-        let map = |r: &rusqlite::Row<'_>| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?));
-        let starts: Vec<Start> = match &filter.workflow {
-            Some(name) => tx
-                .prepare_cached(sql::RUN_STARTS_OF_WORKFLOW)
-                .and_then(|mut s| s.query_map(params![limit(max), name], map)?.collect()),
-            None => tx
-                .prepare_cached(sql::RUN_STARTS)
-                .and_then(|mut s| s.query_map(params![limit(max)], map)?.collect()),
-        }
-        .map_err(&err)?;
+        let starts: Vec<Start> = self.merged_by_id(
+            filter,
+            sql::LAST_STARTS_OF_WORKFLOW,
+            Some(max),
+            |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))),
+            "listing runs",
+        )?;
         let mut end = tx.prepare_cached(sql::RUN_END).map_err(&err)?;
         let mut runs = Vec::with_capacity(starts.len());
         for (workflow_id, workflow_name, started_ms, resumed_from) in starts {
@@ -427,19 +473,16 @@ mod tests {
         let mut conn = Connection::open(&path).expect("opens");
         crate::schema::migrate(&mut conn, &path, crate::schema::LATEST_VERSION, 0).expect("schema");
         let expectations = [
-            (sql::BY_LIFECYCLE_TYPE, "entries_by_type"),
-            (sql::DURATIONS, "entries_by_type"),
-            (sql::LAST_DURATIONS, "entries_by_type"),
-            (sql::DURATIONS_OF_WORKFLOW, "entries_by_workflow_type"),
-            (sql::LAST_DURATIONS_OF_WORKFLOW, "entries_by_workflow_type"),
-            (sql::RUN_STARTS, "entries_by_type"),
-            (sql::RUN_STARTS_OF_WORKFLOW, "entries_by_workflow_type"),
+            sql::LIFECYCLE_OF_WORKFLOW,
+            sql::DURATIONS_OF_WORKFLOW,
+            sql::LAST_DURATIONS_OF_WORKFLOW,
+            sql::LAST_STARTS_OF_WORKFLOW,
         ];
-        for (query, index) in expectations {
+        for query in expectations {
             let plan = plan(&conn, query);
             assert!(
-                plan.contains(index),
-                "expected {index} in the plan of {query}: {plan}"
+                plan.contains("USING INDEX entries_lifecycle (workflow_name=? AND event_type=?)"),
+                "expected entries_lifecycle in the plan of {query}: {plan}"
             );
             assert!(
                 !plan.contains("TEMP B-TREE"),

@@ -25,7 +25,7 @@ pub const LATEST_VERSION: i64 = 2;
 /// over all rows: runs are found through `run_spans` (one row per run and
 /// stretch of the journal, updated once per transaction, not per entry),
 /// and only the rarer lifecycle entries (everything but `step_complete`)
-/// are indexed by type.
+/// are indexed, by workflow name and type.
 const VERSION_1: &str = "
 CREATE TABLE entries (
     id            INTEGER PRIMARY KEY,
@@ -51,11 +51,10 @@ CREATE TABLE run_spans (
     last_id     INTEGER NOT NULL,
     PRIMARY KEY (workflow_id, first_id)
 ) WITHOUT ROWID;
--- Starts, retries and ends in journal order: by_event_type, runs() and
--- workflow_durations(); step_complete entries (the bulk) are left out.
-CREATE INDEX entries_by_type ON entries(event_type) WHERE event_type <> 2;
--- The same, per workflow name.
-CREATE INDEX entries_by_workflow_type ON entries(workflow_name, event_type)
+-- Starts, retries and ends of each workflow in journal order: runs(),
+-- workflow_durations() and by_event_type() (merged over workflow names when
+-- unfiltered). step_complete entries, the bulk, are left out.
+CREATE INDEX entries_lifecycle ON entries(workflow_name, event_type)
     WHERE event_type <> 2;
 -- Entries with readable names, for people using the sqlite3 shell.
 CREATE VIEW journal AS

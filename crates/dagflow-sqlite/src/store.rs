@@ -12,14 +12,14 @@ use dagflow::journal::{
 };
 use rusqlite::{Connection, OpenFlags, MAIN_DB};
 
+use crate::batch::{self, TailBuilder, CHUNK_ENTRIES};
 use crate::checkpoint;
-use crate::codec::Row;
 use crate::error::SqliteError;
 use crate::lease::{self, LeaseKind, Owner, RunLease};
 use crate::options::SqliteOptions;
 use crate::queries::Reader;
 use crate::schema::{self, LATEST_VERSION};
-use crate::writer::{Command, Writer};
+use crate::writer::{Append, Command, Part, Rest, Writer};
 
 /// Idle read connections kept for reuse.
 const MAX_IDLE_READERS: usize = 4;
@@ -181,6 +181,9 @@ impl SqliteStore {
             )
             .map_err(err("setting max_page_count"))?;
         }
+        // Statement journals of multi-row inserts stay in memory.
+        conn.pragma_update(None, "temp_store", "MEMORY")
+            .map_err(err("keeping temporary data in memory"))?;
         // Checkpoints run on their own thread (see checkpoint.rs).
         conn.pragma_update(None, "wal_autocheckpoint", 0)
             .map_err(err("disabling automatic checkpoints"))?;
@@ -248,16 +251,50 @@ impl SqliteStore {
     }
 
     /// Appends entries (see [`JournalStore::append`]) with this crate's
-    /// error type.
+    /// error type. All of them are written in one transaction, committed
+    /// before this returns.
     pub fn append_entries(&self, entries: &[JournalEntry]) -> Result<(), SqliteError> {
         if entries.is_empty() {
             return Ok(());
         }
-        let rows = entries
-            .iter()
-            .map(|e| Row::encode(e, &self.shared.path))
-            .collect::<Result<Vec<_>, _>>()?;
-        self.call(|reply| Command::Append { rows, reply })
+        let path = &self.shared.path;
+        let mut tail = TailBuilder::default();
+        let mut chunks = entries.chunks(CHUNK_ENTRIES);
+        let first = batch::encode(chunks.next().unwrap_or_default(), path, &mut tail)?;
+        if entries.len() <= CHUNK_ENTRIES {
+            let rest = Rest::Tail(tail.finish());
+            return self.call(|reply| {
+                Command::Append(Append {
+                    rows: first,
+                    rest,
+                    reply,
+                })
+            });
+        }
+        // Large appends stream: the writer inserts chunk k while this
+        // thread encodes chunk k + 1.
+        let Some(commands) = &self.shared.commands else {
+            return Err(SqliteError::ReadOnly { path: path.clone() });
+        };
+        let (parts, stream) = mpsc::sync_channel(2);
+        let (reply, answer) = mpsc::sync_channel(1);
+        let stopped = || SqliteError::WriterStopped { path: path.clone() };
+        commands
+            .send(Command::Append(Append {
+                rows: first,
+                rest: Rest::Stream(stream),
+                reply,
+            }))
+            .map_err(|_| stopped())?;
+        for chunk in chunks {
+            // On an encoding error, dropping `parts` abandons the append.
+            let rows = batch::encode(chunk, path, &mut tail)?;
+            parts.send(Part::Rows(rows)).map_err(|_| stopped())?;
+        }
+        parts
+            .send(Part::End(tail.finish()))
+            .map_err(|_| stopped())?;
+        answer.recv().map_err(|_| stopped())?
     }
 
     /// Copies the write-ahead log into the database file and syncs it, so

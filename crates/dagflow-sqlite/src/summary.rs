@@ -13,11 +13,10 @@
 //! the k-th duration and how many smaller ones precede it; the exact value
 //! is then found among that bucket's distinct durations only.
 
-use std::collections::HashMap;
-
 use rusqlite::{params, Connection};
 
 use crate::codec::{COMPLETED, STEP_COMPLETE, WORKFLOW_COMPLETE};
+use crate::fast_hash::FastMap;
 
 /// Sub-bucket bits: each power of two above 2^BITS is split in 2^BITS.
 const BITS: u32 = 6;
@@ -86,15 +85,15 @@ struct WorkflowDelta {
 #[derive(Debug, Default)]
 struct NameDelta {
     workflow: WorkflowDelta,
-    steps: HashMap<String, StepDelta>,
+    steps: FastMap<String, StepDelta>,
     /// Per step, how many completions took each exact duration.
-    durations: HashMap<String, HashMap<i64, i64>>,
+    durations: FastMap<String, FastMap<i64, i64>>,
 }
 
 /// What a batch of entries adds to the summary tables.
 #[derive(Debug, Default)]
 pub(crate) struct SummaryDelta {
-    by_name: HashMap<String, NameDelta>,
+    by_name: FastMap<String, NameDelta>,
     entries: i64,
 }
 
@@ -115,13 +114,15 @@ impl SummaryDelta {
         attempt: i64,
     ) {
         self.entries += 1;
-        if event_type != STEP_COMPLETE && event_type != WORKFLOW_COMPLETE {
-            return;
-        }
+        // Every name gets a `workflow_stats` row, even before its first
+        // run ends: queries merging over names list them from there.
         let name = match self.by_name.get_mut(workflow_name) {
             Some(name) => name,
             None => self.by_name.entry(workflow_name.to_string()).or_default(),
         };
+        if event_type != STEP_COMPLETE && event_type != WORKFLOW_COMPLETE {
+            return;
+        }
         if event_type == WORKFLOW_COMPLETE {
             name.workflow.finished += 1;
             name.workflow.succeeded += i64::from(status == COMPLETED);
@@ -151,6 +152,39 @@ impl SummaryDelta {
             SKIPPED => step.skipped += 1,
             CANCELLED => step.cancelled += 1,
             _ => {}
+        }
+    }
+
+    /// Adds `other` to this delta.
+    pub(crate) fn merge(&mut self, other: &SummaryDelta) {
+        self.entries += other.entries;
+        for (workflow_name, theirs) in &other.by_name {
+            let ours = self.by_name.entry(workflow_name.clone()).or_default();
+            let (w, t) = (&mut ours.workflow, theirs.workflow);
+            w.finished += t.finished;
+            w.succeeded += t.succeeded;
+            w.total_duration_us += t.total_duration_us;
+            w.total_steps += t.total_steps;
+            for (step_name, t) in &theirs.steps {
+                let s = ours.steps.entry(step_name.clone()).or_default();
+                s.total += t.total;
+                s.completed += t.completed;
+                s.failed += t.failed;
+                s.skipped += t.skipped;
+                s.cancelled += t.cancelled;
+                s.flaky += t.flaky;
+                s.completed_duration_us += t.completed_duration_us;
+                s.max_us = match (s.max_us, t.max_us) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    (a, b) => a.or(b),
+                };
+            }
+            for (step_name, durations) in &theirs.durations {
+                let ours = ours.durations.entry(step_name.clone()).or_default();
+                for (duration, count) in durations {
+                    *ours.entry(*duration).or_insert(0) += count;
+                }
+            }
         }
     }
 
@@ -218,7 +252,7 @@ impl SummaryDelta {
                 ])?;
             }
             for (step_name, durations) in &name.durations {
-                let mut buckets: HashMap<i64, i64> = HashMap::new();
+                let mut buckets: FastMap<i64, i64> = FastMap::default();
                 for (duration, count) in durations {
                     duration_upsert.execute(params![workflow_name, step_name, duration, count])?;
                     *buckets.entry(duration_bucket(*duration)).or_insert(0) += count;

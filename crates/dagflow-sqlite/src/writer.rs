@@ -11,28 +11,54 @@
 //! append (say, one too big for the size limit) cannot fail the others and
 //! every waiter gets its own precise error.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rusqlite::{params, Connection, TransactionBehavior};
+use rusqlite::{Connection, TransactionBehavior};
 
+use crate::batch::{RunChange, Tail};
 use crate::checkpoint::Nudge;
-use crate::codec::{Row, WORKFLOW_COMPLETE, WORKFLOW_START};
+use crate::codec::Row;
 use crate::error::SqliteError;
+use crate::fast_hash::FastMap;
 use crate::lease::{self, LeaseKind, Owner};
-use crate::spans::SpanBatch;
+use crate::spans;
 use crate::summary::SummaryDelta;
 
 /// The answer to a request.
 pub(crate) type Reply = SyncSender<Result<(), SqliteError>>;
 
+/// The rest of a large append, sent while the writer inserts its start.
+pub(crate) enum Part {
+    /// More rows, in order.
+    Rows(Vec<Row>),
+    /// The append's summary, span and lease changes; nothing follows.
+    End(Tail),
+}
+
+/// One append: its first rows, and either its tail or a stream of parts
+/// ending with the tail.
+pub(crate) struct Append {
+    pub rows: Vec<Row>,
+    pub rest: Rest,
+    pub reply: Reply,
+}
+
+/// How the rest of an [`Append`] arrives.
+pub(crate) enum Rest {
+    /// The append fitted in one chunk.
+    Tail(Tail),
+    /// More parts follow on this channel.
+    Stream(Receiver<Part>),
+}
+
 /// What the writer thread is asked to do.
 pub(crate) enum Command {
-    /// Insert rows, in order, in one transaction.
-    Append { rows: Vec<Row>, reply: Reply },
+    /// Insert entries, in order, in one transaction.
+    Append(Append),
     /// Delete every entry and summary (leases stay).
     Clear { reply: Reply },
     /// Recompute the summary tables from the entries.
@@ -46,6 +72,33 @@ pub(crate) enum Command {
         run_id: String,
         reply: Option<Reply>,
     },
+}
+
+/// An append being written: its rows so far (kept for a retry) and, once
+/// complete, its tail.
+struct Pending {
+    chunks: Vec<Vec<Row>>,
+    stream: Option<Receiver<Part>>,
+    tail: Option<Tail>,
+    reply: Reply,
+    entries: usize,
+}
+
+impl Pending {
+    fn new(append: Append) -> Pending {
+        let entries = append.rows.len();
+        let (stream, tail) = match append.rest {
+            Rest::Tail(tail) => (None, Some(tail)),
+            Rest::Stream(stream) => (Some(stream), None),
+        };
+        Pending {
+            chunks: vec![append.rows],
+            stream,
+            tail,
+            reply: append.reply,
+            entries,
+        }
+    }
 }
 
 /// The writer's state, owned by its thread.
@@ -62,10 +115,66 @@ pub(crate) struct Writer {
     pub checkpointer: Nudge,
 }
 
-const INSERT_ENTRY: &str =
-    "INSERT INTO entries (workflow_id, workflow_name, event_type, step_name, status,
-                          timestamp_ms, duration_ms, duration_us, attempt, error, result, details)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+/// Rows per multi-row `INSERT` statement (13 parameters each).
+const ROWS_PER_STATEMENT: usize = 32;
+
+fn insert_sql(rows: usize) -> String {
+    let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; rows].join(", ");
+    format!(
+        "INSERT INTO entries (id, workflow_id, workflow_name, event_type, step_name, status,
+                              timestamp_ms, duration_ms, duration_us, attempt, error, result,
+                              details)
+         VALUES {values}"
+    )
+}
+
+/// Inserts `rows` with ids from `next_id`, 32 rows per statement.
+fn insert_rows(
+    conn: &Connection,
+    rows: &[Row],
+    next_id: i64,
+    many: &str,
+    one: &str,
+) -> rusqlite::Result<()> {
+    let mut id = next_id;
+    let mut blocks = rows.chunks_exact(ROWS_PER_STATEMENT);
+    let mut bind =
+        |stmt: &mut rusqlite::CachedStatement<'_>, block: &[Row]| -> rusqlite::Result<()> {
+            let mut p = 1;
+            for row in block {
+                stmt.raw_bind_parameter(p, id)?;
+                stmt.raw_bind_parameter(p + 1, &row.workflow_id)?;
+                stmt.raw_bind_parameter(p + 2, &row.workflow_name)?;
+                stmt.raw_bind_parameter(p + 3, row.event_type)?;
+                stmt.raw_bind_parameter(p + 4, &row.step_name)?;
+                stmt.raw_bind_parameter(p + 5, row.status)?;
+                stmt.raw_bind_parameter(p + 6, row.timestamp_ms)?;
+                stmt.raw_bind_parameter(p + 7, row.duration_ms)?;
+                stmt.raw_bind_parameter(p + 8, row.duration_us)?;
+                stmt.raw_bind_parameter(p + 9, row.attempt)?;
+                stmt.raw_bind_parameter(p + 10, &row.error)?;
+                stmt.raw_bind_parameter(p + 11, &row.result)?;
+                stmt.raw_bind_parameter(p + 12, &row.details)?;
+                p += 13;
+                id += 1;
+            }
+            stmt.raw_execute().map(|_| ())
+        };
+    if rows.len() >= ROWS_PER_STATEMENT {
+        let mut stmt = conn.prepare_cached(many)?;
+        for block in &mut blocks {
+            bind(&mut stmt, block)?;
+        }
+    }
+    let rest = blocks.remainder();
+    if !rest.is_empty() {
+        let mut stmt = conn.prepare_cached(one)?;
+        for row in rest {
+            bind(&mut stmt, std::slice::from_ref(row))?;
+        }
+    }
+    Ok(())
+}
 
 impl Writer {
     /// Starts the writer thread; it ends when every sender is dropped,
@@ -80,6 +189,7 @@ impl Writer {
         let heartbeat_every = self.lease_ttl / 3;
         let mut next_heartbeat = Instant::now() + heartbeat_every;
         let mut deferred: Option<Command> = None;
+        let statements = (insert_sql(ROWS_PER_STATEMENT), insert_sql(1));
         loop {
             let command = match deferred.take() {
                 Some(command) => command,
@@ -101,15 +211,15 @@ impl Writer {
                 }
             };
             match command {
-                Command::Append { rows, reply } => {
+                Command::Append(append) => {
                     // Group every append already queued into this commit.
-                    let mut group = vec![(rows, reply)];
-                    let mut queued = group[0].0.len();
+                    let mut group = vec![Pending::new(append)];
+                    let mut queued = group[0].entries;
                     while queued < self.max_batch_entries {
                         match commands.try_recv() {
-                            Ok(Command::Append { rows, reply }) => {
-                                queued += rows.len();
-                                group.push((rows, reply));
+                            Ok(Command::Append(append)) => {
+                                queued += append.rows.len();
+                                group.push(Pending::new(append));
                             }
                             Ok(other) => {
                                 deferred = Some(other);
@@ -118,7 +228,7 @@ impl Writer {
                             Err(_) => break,
                         }
                     }
-                    self.append_group(group);
+                    self.append_group(group, &statements);
                 }
                 Command::Clear { reply } => {
                     let _ = reply.send(self.clear());
@@ -158,102 +268,121 @@ impl Writer {
         move |e| SqliteError::classify(&self.path, context.clone(), e, self.busy_ms)
     }
 
-    fn append_group(&mut self, group: Vec<(Vec<Row>, Reply)>) {
-        if group.len() > 1 {
-            let all: Vec<&[Row]> = group.iter().map(|(rows, _)| rows.as_slice()).collect();
-            if self.write(&all).is_ok() {
-                for (_, reply) in group {
-                    let _ = reply.send(Ok(()));
-                }
-                return;
+    fn append_group(&mut self, mut group: Vec<Pending>, statements: &(String, String)) {
+        let outcome = self.write(&mut group, statements);
+        if group.len() == 1 || outcome.is_ok() {
+            let mut outcome = Some(outcome);
+            for pending in group {
+                let answer = match outcome.take() {
+                    Some(first) => first,
+                    None => Ok(()),
+                };
+                let _ = pending.reply.send(answer);
             }
-            tracing::debug!(
-                requests = group.len(),
-                "grouped commit failed; retrying each append alone"
-            );
+            return;
         }
-        for (rows, reply) in group {
-            let _ = reply.send(self.write(&[rows.as_slice()]));
+        tracing::debug!(
+            requests = group.len(),
+            "grouped commit failed; retrying each append alone"
+        );
+        for pending in group {
+            let mut alone = vec![pending];
+            let outcome = self.write(&mut alone, statements);
+            if let Some(pending) = alone.pop() {
+                let _ = pending.reply.send(outcome);
+            }
         }
     }
 
-    /// Inserts `parts` in order, with their summary and lease changes, in
-    /// one transaction.
-    fn write(&mut self, parts: &[&[Row]]) -> Result<(), SqliteError> {
-        let count: usize = parts.iter().map(|p| p.len()).sum();
-        let err = |e| {
-            SqliteError::classify(
-                &self.path,
-                format!("appending {count} entries"),
-                e,
-                self.busy_ms,
-            )
-        };
+    /// Writes the appends of `group` in order, with their summary, span and
+    /// lease changes, in one transaction. Streamed parts are received (and
+    /// kept, for a retry) as they arrive.
+    fn write(
+        &mut self,
+        group: &mut [Pending],
+        statements: &(String, String),
+    ) -> Result<(), SqliteError> {
+        let count: usize = group.iter().map(|p| p.entries).sum();
+        let (path, busy_ms) = (self.path.clone(), self.busy_ms);
+        let err =
+            |e| SqliteError::classify(&path, format!("appending {count} entries"), e, busy_ms);
         let ttl_ms = self.lease_ttl.as_millis() as i64;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(err)?;
-        let mut delta = SummaryDelta::default();
-        let mut spans = SpanBatch::default();
-        // Last lifecycle event of each run in this transaction: true when it
-        // started (and has not finished) here.
-        let mut runs: HashMap<&str, RunChange> = HashMap::new();
-        {
-            let mut insert = tx.prepare_cached(INSERT_ENTRY).map_err(err)?;
-            for row in parts.iter().flat_map(|p| p.iter()) {
-                insert
-                    .execute(params![
-                        row.workflow_id,
-                        row.workflow_name,
-                        row.event_type,
-                        row.step_name,
-                        row.status,
-                        row.timestamp_ms,
-                        row.duration_ms,
-                        row.duration_us,
-                        row.attempt,
-                        row.error,
-                        row.result,
-                        row.details
-                    ])
-                    .map_err(err)?;
-                spans.add(
-                    &row.workflow_id,
-                    tx.last_insert_rowid(),
-                    row.event_type == WORKFLOW_START,
-                );
-                delta.add_counts(
-                    &row.workflow_name,
-                    row.event_type,
-                    row.step_name.as_deref(),
-                    row.status,
-                    row.duration_us,
-                    row.attempt,
-                );
-                if row.event_type == WORKFLOW_START {
-                    runs.insert(&row.workflow_id, RunChange::Started);
-                } else if row.event_type == WORKFLOW_COMPLETE {
-                    let change = match runs.get(row.workflow_id.as_str()) {
-                        Some(RunChange::Started) | Some(RunChange::StartedAndFinished) => {
-                            RunChange::StartedAndFinished
-                        }
-                        _ => RunChange::Finished,
-                    };
-                    runs.insert(&row.workflow_id, change);
+        let mut next_id: i64 = tx
+            .prepare_cached("SELECT ifnull(max(id), 0) + 1 FROM entries")
+            .and_then(|mut s| s.query_row([], |r| r.get(0)))
+            .map_err(err)?;
+        let mut bases = Vec::with_capacity(group.len());
+        for pending in group.iter_mut() {
+            bases.push(next_id);
+            for rows in &pending.chunks {
+                insert_rows(&tx, rows, next_id, &statements.0, &statements.1).map_err(err)?;
+                next_id += rows.len() as i64;
+            }
+            while let Some(stream) = &pending.stream {
+                match stream.recv() {
+                    Ok(Part::Rows(rows)) => {
+                        insert_rows(&tx, &rows, next_id, &statements.0, &statements.1)
+                            .map_err(err)?;
+                        next_id += rows.len() as i64;
+                        pending.entries += rows.len();
+                        pending.chunks.push(rows);
+                    }
+                    Ok(Part::End(tail)) => {
+                        pending.tail = Some(tail);
+                        pending.stream = None;
+                    }
+                    Err(_) => {
+                        // The appending thread gave up (an entry failed to
+                        // encode); it reports its own error.
+                        pending.stream = None;
+                    }
+                }
+            }
+            if pending.tail.is_none() {
+                return Err(SqliteError::Setup {
+                    path: self.path.clone(),
+                    detail: "the append was abandoned by its thread before it ended".to_string(),
+                });
+            }
+        }
+        // Summaries: one delta for the whole group (each append keeps its
+        // own, in case the group fails and they are retried one by one).
+        let tails: Vec<&Tail> = group.iter().filter_map(|p| p.tail.as_ref()).collect();
+        match tails.as_slice() {
+            [only] => only.summary.apply(&tx).map_err(err)?,
+            several => {
+                let mut merged = SummaryDelta::default();
+                for tail in several {
+                    merged.merge(&tail.summary);
+                }
+                merged.apply(&tx).map_err(err)?;
+            }
+        }
+        let mut changes: FastMap<&str, RunChange> = FastMap::default();
+        for (pending, base) in group.iter().zip(&bases) {
+            let Some(tail) = &pending.tail else { continue };
+            spans::apply(&tx, &tail.runs, *base).map_err(err)?;
+            for (run, marks) in &tail.runs {
+                if let Some(change) = marks.change {
+                    changes
+                        .entry(run.as_str())
+                        .and_modify(|c| *c = c.then(change))
+                        .or_insert(change);
                 }
             }
         }
-        delta.apply(&tx).map_err(err)?;
-        spans.apply(&tx).map_err(err)?;
         let held = &self.held;
-        let started = runs
+        let started = changes
             .iter()
             .filter(|(_, c)| **c == RunChange::Started)
             .map(|(id, _)| *id);
         // A run started and finished here needs no lease, unless an older
         // one of ours exists (a run id journaled twice).
-        let finished = runs
+        let finished = changes
             .iter()
             .filter(|(id, c)| {
                 **c == RunChange::Finished
@@ -263,7 +392,7 @@ impl Writer {
         lease::apply_run_changes(&tx, started, finished, &self.owner, ttl_ms).map_err(err)?;
         tx.commit().map_err(err)?;
         self.checkpointer.nudge();
-        for (id, change) in runs {
+        for (id, change) in changes {
             match change {
                 RunChange::Started => {
                     self.held.insert(run_key(id));
@@ -279,7 +408,8 @@ impl Writer {
     fn clear(&mut self) -> Result<(), SqliteError> {
         self.rewrite(
             "clearing the journal",
-            "DELETE FROM entries; DELETE FROM step_stats; DELETE FROM step_duration_counts;
+            "DELETE FROM entries; DELETE FROM run_spans; DELETE FROM step_stats;
+             DELETE FROM step_duration_counts;
              DELETE FROM step_duration_buckets; DELETE FROM workflow_stats;
              DELETE FROM journal_counters;",
             false,
@@ -369,13 +499,6 @@ impl Writer {
             }
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum RunChange {
-    Started,
-    Finished,
-    StartedAndFinished,
 }
 
 fn run_key(run_id: &str) -> String {

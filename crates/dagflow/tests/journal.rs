@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use dagflow::journal::{
-    fingerprint, EntryStatus, EventType, JournalEntry, JournalStore, MemoryStore, QueryFilter,
-    RunRecord, StepTotals, StoreError, WorkflowJournal, WorkflowTotals,
+    fingerprint, journaled_definition, EntryStatus, EventType, JournalEntry, JournalStore,
+    MemoryStore, QueryFilter, RunRecord, StepTotals, StoreError, WorkflowJournal, WorkflowTotals,
 };
 use dagflow::{WorkflowContext, WorkflowResult, WorkflowRunner, WorkflowStep};
 use serde_json::{json, Value};
@@ -88,10 +88,16 @@ fn observed_run_journals_start_each_step_and_completion() {
     assert_eq!(entries[3].result, Some(Value::Null));
     let start = &entries[0].details;
     assert_eq!(
-        start["definition"]["tasks"][1],
-        json!({"name": "test", "depends_on": ["build"], "definition": null})
+        start["definition"],
+        json!({
+            "tasks": ["build", "test", "deploy"],
+            "depends_on": [[], [0], [1]],
+            "definitions": ["make", null, null],
+        })
     );
-    assert_eq!(start["definition"]["tasks"][0]["definition"], json!("make"));
+    let tasks = journaled_definition(start).unwrap();
+    assert_eq!(tasks[2].depends_on, ["test"]);
+    assert_eq!(tasks[0].definition.as_deref(), Some("make"));
     assert_eq!(start["resumed_from"], Value::Null);
     let expected = fingerprint(&runner.definition().unwrap()).to_hex();
     assert_eq!(start["fingerprint"], json!(expected));
@@ -296,6 +302,17 @@ fn store_failures_surface_in_the_result_and_the_journal() {
     assert!(matches!(manual, Err(StoreError::Backend { .. })));
 }
 
+/// The pipeline with `edit` applied to each of its steps.
+fn edited(edit: impl Fn(&mut WorkflowStep)) -> WorkflowRunner {
+    let mut runner = WorkflowRunner::new("pipeline");
+    for step in pipeline(false).steps() {
+        let mut step = step.clone();
+        edit(&mut step);
+        runner.add_step(step).unwrap();
+    }
+    runner
+}
+
 #[test]
 fn fingerprint_is_stable_and_detects_changes() {
     let base = fingerprint(&pipeline(false).definition().unwrap());
@@ -305,31 +322,21 @@ fn fingerprint_is_stable_and_detects_changes() {
         "actions are closures and do not count; names, dependencies and definitions do"
     );
 
-    let mut changed_command = pipeline(false);
-    changed_command = {
-        let mut runner = WorkflowRunner::new(changed_command.name());
-        for step in changed_command.steps() {
-            let mut step = step.clone();
-            if step.name == "build" {
-                step.definition = Some("make -j4".into());
-            }
-            runner.add_step(step).unwrap();
+    let changed_command = edited(|step| {
+        if step.name == "build" {
+            step.definition = Some("make -j4".into());
         }
-        runner
-    };
+    });
     let after_command = fingerprint(&changed_command.definition().unwrap());
     assert_ne!(base.hash, after_command.hash);
     assert_ne!(base.task("build"), after_command.task("build"));
     assert_eq!(base.task("test"), after_command.task("test"));
 
-    let mut extra_dependency = WorkflowRunner::new("pipeline");
-    for step in pipeline(false).steps() {
-        let mut step = step.clone();
+    let extra_dependency = edited(|step| {
         if step.name == "deploy" {
             step.depends_on.push("build".into());
         }
-        extra_dependency.add_step(step).unwrap();
-    }
+    });
     let after_dependency = fingerprint(&extra_dependency.definition().unwrap());
     assert_ne!(base.hash, after_dependency.hash);
     assert_ne!(base.task("deploy"), after_dependency.task("deploy"));
@@ -420,4 +427,144 @@ fn journal_attached_to_a_result_keeps_the_run_result_consistent() {
     assert_eq!(names, ["build", "deploy", "test"], "sorted by step name");
     assert_eq!(steps[2].failed, 1);
     assert_eq!(steps[1].skipped, 1);
+}
+
+#[tokio::test]
+async fn async_workflow_is_journaled_with_retries_failures_and_skips() {
+    use dagflow::analytics::WorkflowAnalytics;
+    use dagflow::{RetryPolicy, TaskContext, TaskOptions, Workflow};
+    use std::sync::atomic::AtomicU32;
+
+    let journal = WorkflowJournal::in_memory();
+    let attempts = Arc::new(AtomicU32::new(0));
+    let seen = Arc::clone(&attempts);
+    let mut wf = Workflow::new("async-etl");
+    wf.add_task(
+        "extract",
+        |_: TaskContext| async { Ok::<_, String>(json!(7)) },
+        TaskOptions::new().definition("curl data"),
+    )
+    .add_task(
+        "flaky",
+        move |_: TaskContext| {
+            let seen = Arc::clone(&seen);
+            async move {
+                if seen.fetch_add(1, Ordering::SeqCst) == 0 {
+                    Err("connection reset".to_string())
+                } else {
+                    Ok(json!("ok"))
+                }
+            }
+        },
+        TaskOptions::new().depends_on(["extract"]).retry(
+            RetryPolicy::default()
+                .max_attempts(2)
+                .initial_delay(Duration::from_millis(5)),
+        ),
+    )
+    .add_task(
+        "load",
+        |_: TaskContext| async { Err::<Value, _>("disk full") },
+        TaskOptions::new()
+            .depends_on(["flaky"])
+            .retry(RetryPolicy::none()),
+    )
+    .add_task(
+        "report",
+        |_: TaskContext| async { Ok::<_, String>(Value::Null) },
+        TaskOptions::new().depends_on(["load"]),
+    );
+    wf.fail_fast(false);
+    wf.observe(Arc::new(journal.clone()));
+    wf.run().await.unwrap();
+    let run_id = wf.last_run_id().unwrap().to_string();
+
+    let entries = journal.by_workflow_id(&run_id).unwrap();
+    assert_eq!(
+        shape(&entries),
+        [
+            (EventType::WorkflowStart, None, EntryStatus::Started),
+            (
+                EventType::StepComplete,
+                step("extract"),
+                EntryStatus::Completed
+            ),
+            (EventType::StepRetry, step("flaky"), EntryStatus::Failed),
+            (
+                EventType::StepComplete,
+                step("flaky"),
+                EntryStatus::Completed
+            ),
+            (EventType::StepComplete, step("load"), EntryStatus::Failed),
+            (
+                EventType::StepComplete,
+                step("report"),
+                EntryStatus::Skipped
+            ),
+            (EventType::WorkflowComplete, None, EntryStatus::Failed),
+        ]
+    );
+    assert!(entries.iter().all(|e| e.workflow_name == "async-etl"));
+    assert_eq!(
+        (entries[2].attempt, entries[2].error.as_deref()),
+        (1, Some("connection reset"))
+    );
+    assert_eq!(
+        (entries[3].attempt, entries[3].result.clone()),
+        (2, Some(json!("ok")))
+    );
+    assert_eq!(entries[5].error.as_deref(), Some("dependency failed"));
+    assert_eq!(
+        entries[0].details["fingerprint"],
+        json!(fingerprint(&wf.definition().unwrap()).to_hex())
+    );
+    assert_eq!(
+        journaled_definition(&entries[0].details).unwrap()[0]
+            .definition
+            .as_deref(),
+        Some("curl data")
+    );
+
+    let analytics = WorkflowAnalytics::from_journal(&journal);
+    assert_eq!(
+        analytics.flaky_steps(5).unwrap(),
+        [("flaky".to_string(), 1)]
+    );
+    assert_eq!(
+        analytics.failure_hotspots(5).unwrap(),
+        [("load".to_string(), 1)]
+    );
+    assert!(journal.take_errors().is_empty());
+}
+
+#[test]
+fn memory_store_queries_keep_journal_order_across_its_internal_chunks() {
+    use dagflow::journal::synthetic;
+    let all: Vec<JournalEntry> = synthetic::history(1_000).collect();
+    let store = MemoryStore::new();
+    // One by one, as the journal appends while runs happen.
+    for entry in all.iter().cloned() {
+        store.append_entry(entry).unwrap();
+    }
+    assert_eq!(store.entry_count().unwrap(), 6_000);
+    assert_eq!(store.recent(10).unwrap(), all[5_990..]);
+    assert_eq!(store.entries().unwrap(), all);
+    // Workflow 682 occupies entries 4092..4098, across the 4096 boundary.
+    let run = store.by_workflow_id("wf-000002aa").unwrap();
+    assert_eq!(run, all[4_092..4_098]);
+    let completions = store.by_event_type(EventType::WorkflowComplete).unwrap();
+    assert_eq!(completions.len(), 1_000);
+    assert_eq!(completions[999], all[5_999]);
+    let last_three = store
+        .workflow_durations(&QueryFilter::all(), Some(3))
+        .unwrap();
+    let expected: Vec<f64> = [
+        all[5_987].duration_ms,
+        all[5_993].duration_ms,
+        all[5_999].duration_ms,
+    ]
+    .iter()
+    .map(|ms| (ms * 1000.0).round() / 1000.0)
+    .collect();
+    assert_eq!(last_three, expected);
 }

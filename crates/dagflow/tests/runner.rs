@@ -394,3 +394,42 @@ fn observers_receive_lifecycle_events_in_order_and_cannot_break_the_run() {
     assert_eq!(result.observer_errors.len(), 7);
     assert!(result.observer_errors[0].contains("always fails"));
 }
+
+#[test]
+fn timed_step_reads_earlier_results_and_later_steps_read_its_result() {
+    let mut runner = WorkflowRunner::new("timed-context");
+    runner
+        .add_step(
+            WorkflowStep::new("base").action(|_: &mut WorkflowContext| Ok::<_, String>(json!(5))),
+        )
+        .unwrap()
+        .add_step(
+            WorkflowStep::new("double")
+                .depends_on(["base"])
+                .timeout(Duration::from_secs(5))
+                .action(|ctx: &mut WorkflowContext| {
+                    let base = ctx.get("base").and_then(Value::as_i64).ok_or("no base")?;
+                    ctx.insert("doubled_on_helper_thread", true);
+                    Ok::<_, String>(json!(base * 2))
+                }),
+        )
+        .unwrap()
+        .add_step(WorkflowStep::new("plus_one").depends_on(["double"]).action(
+            |ctx: &mut WorkflowContext| {
+                let doubled = ctx
+                    .get("double")
+                    .and_then(Value::as_i64)
+                    .ok_or("no double")?;
+                Ok::<_, String>(json!(doubled + 1))
+            },
+        ))
+        .unwrap();
+    let result = runner.run(WorkflowContext::new()).unwrap();
+    assert!(result.success, "{:?}", result.step("plus_one"));
+    assert_eq!(result.context.get("plus_one"), Some(&json!(11)));
+    assert_eq!(
+        result.context.get("doubled_on_helper_thread"),
+        Some(&json!(true))
+    );
+    assert_eq!(result.step("double").unwrap().result, Some(&json!(10)));
+}

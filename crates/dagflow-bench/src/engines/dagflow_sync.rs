@@ -39,9 +39,8 @@ pub(super) fn measure(ctx: &Ctx<'_>) -> Result<Sample, BenchError> {
     }
     ctx.check(
         result
-            .steps
-            .iter()
-            .filter_map(|s| s.result.as_deref().and_then(Value::as_u64)),
+            .steps()
+            .filter_map(|s| s.result.and_then(Value::as_u64)),
     )?;
     Ok(Sample { build, run })
 }

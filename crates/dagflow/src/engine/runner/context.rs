@@ -97,16 +97,19 @@ impl Results {
 #[derive(Debug, Clone)]
 pub(crate) struct StepResults {
     plan: Arc<Plan>,
+    /// Filled front to back as steps finish: position `p` has no result
+    /// yet when `p >= slots.len()` (writing each slot once, in order, keeps
+    /// memory traffic at one pass).
     slots: Vec<Option<Value>>,
 }
 
 impl StepResults {
     pub(crate) fn get(&self, name: &str) -> Option<&Value> {
-        self.slots[self.plan.position_of(name)?].as_ref()
+        self.at(self.plan.position_of(name)?)
     }
 
     pub(crate) fn at(&self, position: usize) -> Option<&Value> {
-        self.slots[position].as_ref()
+        self.slots.get(position).and_then(Option::as_ref)
     }
 }
 
@@ -192,7 +195,7 @@ impl WorkflowContext {
         if let Some(previous) = std::mem::take(&mut self.results).get() {
             merge(previous, &mut self.values);
         }
-        let slots = vec![None; plan.steps.len()];
+        let slots = Vec::with_capacity(plan.steps.len());
         self.results = Results::Owned(StepResults { plan, slots });
         self.cancelled = None;
     }
@@ -204,7 +207,12 @@ impl WorkflowContext {
             self.values.remove(name);
         }
         if let Some(results) = self.results.make_mut() {
-            results.slots[position] = Some(value);
+            // Positions are recorded in increasing order; failed and skipped
+            // steps before this one get their empty slot now.
+            if results.slots.len() < position {
+                results.slots.resize(position, None);
+            }
+            results.slots.push(Some(value));
         }
     }
 

@@ -255,16 +255,17 @@ impl WorkflowRunner {
                 (Some(action), Some(limit)) => run_with_timeout(action, &mut context, limit),
             };
             let now = clock.now();
-            outcomes.durations[position] = now.wrapping_sub(last);
+            let span = now.wrapping_sub(last);
+            outcomes.durations[position] = span;
             last = now;
-            // Nanoseconds already: observers turn the TSC path off.
-            let duration = Duration::from_nanos(outcomes.durations[position]);
 
             match outcome {
                 Ok(mut value) => {
                     outcomes.status[position] = TaskStatus::Completed;
                     counts.completed += 1;
                     if observe {
+                        // Nanoseconds already: observers turn the TSC path off.
+                        let duration = Duration::from_nanos(span);
                         value = self.emit_completed(&run_id, id, dag, duration, value);
                     }
                     context.record_result(position, dag.name(id), value);
@@ -279,7 +280,7 @@ impl WorkflowRunner {
                             task: Arc::clone(dag.name_arc(id)),
                             task_id: id,
                             attempt: 1,
-                            duration,
+                            duration: Duration::from_nanos(span),
                             error: error.to_string(),
                             at: SystemTime::now(),
                         });

@@ -1,13 +1,14 @@
 //! Running one task: condition, attempts with timeout and cancellation,
 //! panics caught, result transform, retries with backoff.
 
-use std::future::{poll_fn, Future};
+use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::pin::{pin, Pin};
+use std::pin::Pin;
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
+use futures::future::BoxFuture;
 use futures::FutureExt;
 use serde_json::Value;
 
@@ -57,7 +58,10 @@ pub(crate) async fn execute(run: &Arc<RunShared>, id: TaskId) -> Execution {
     });
     let started = Instant::now();
     let ctx = TaskContext::new(Arc::clone(run), id, 1);
-    let outcome = abandonable(run, invoke(&spec.action, ctx)).await;
+    let outcome = match start(&spec.action, ctx) {
+        Ok(action) => Abandonable::new(run, action).await,
+        Err(error) => Err(error),
+    };
     let duration = started.elapsed();
     match outcome {
         Ok(value) => completed(value, 1, duration, duration),
@@ -228,7 +232,7 @@ async fn attempt_once(
 ) -> Result<Value, TaskError> {
     let extras = spec.extras.as_deref();
     let ctx = TaskContext::new(Arc::clone(run), id, attempt);
-    let action = invoke(&spec.action, ctx);
+    let action = start(&spec.action, ctx)?;
     let value = match extras.and_then(|e| e.timeout) {
         Some(after) => {
             let bounded = async move {
@@ -236,9 +240,9 @@ async fn attempt_once(
                     .await
                     .unwrap_or(Err(TaskError::Timeout { after }))
             };
-            abandonable(run, bounded).await
+            Abandonable::new(run, bounded.boxed()).await
         }
-        None => abandonable(run, action).await,
+        None => Abandonable::new(run, action).await,
     }?;
     match extras.and_then(|e| e.transform.as_deref()) {
         None => Ok(value),
@@ -252,17 +256,14 @@ async fn attempt_once(
     }
 }
 
-/// Calls the action; a panic (while creating or polling its future, or on
-/// the blocking thread) becomes [`TaskError::Panicked`].
-async fn invoke(action: &Action, ctx: TaskContext) -> Result<Value, TaskError> {
-    let future = match catch_unwind(AssertUnwindSafe(|| action.0.start(ctx))) {
-        Ok(future) => future,
-        Err(panic) => return Err(panicked(&*panic)),
-    };
-    match AssertUnwindSafe(future).catch_unwind().await {
-        Ok(result) => result,
-        Err(panic) => Err(panicked(&*panic)),
-    }
+/// A started action.
+type Started = BoxFuture<'static, Result<Value, TaskError>>;
+
+/// Calls the action; a panic while creating its future becomes
+/// [`TaskError::Panicked`] (panics while polling it are caught by
+/// [`Abandonable`], those on a blocking thread by the action itself).
+fn start(action: &Action, ctx: TaskContext) -> Result<Started, TaskError> {
+    catch_unwind(AssertUnwindSafe(|| action.0.start(ctx))).map_err(|p| panicked(&*p))
 }
 
 fn panicked(payload: &(dyn std::any::Any + Send)) -> TaskError {
@@ -271,28 +272,47 @@ fn panicked(payload: &(dyn std::any::Any + Send)) -> TaskError {
     }
 }
 
-/// Runs an attempt that the engine abandons once the run is cancelled and
-/// the grace period is over.
+/// An attempt that the engine abandons once the run is cancelled and the
+/// grace period is over.
 ///
 /// The action is always polled first, so one that returns as soon as it
 /// sees the token cancelled still delivers its own result. The wait for
 /// cancellation is only set up (boxed) when the action is first pending:
-/// actions that finish at their first poll cost nothing extra.
-async fn abandonable<F>(run: &RunShared, action: F) -> Result<Value, TaskError>
-where
-    F: Future<Output = Result<Value, TaskError>>,
-{
-    let mut action = pin!(action);
-    let mut cancelled: Option<Pin<Box<dyn Future<Output = ()> + Send + '_>>> = None;
-    poll_fn(|cx| {
-        if let Poll::Ready(result) = action.as_mut().poll(cx) {
-            return Poll::Ready(result);
+/// actions that finish at their first poll cost nothing extra. Small on
+/// purpose: it lives inside every spawned task's future.
+struct Abandonable<'a> {
+    run: &'a RunShared,
+    action: Started,
+    cancelled: Option<Pin<Box<dyn Future<Output = ()> + Send + 'a>>>,
+}
+
+impl<'a> Abandonable<'a> {
+    fn new(run: &'a RunShared, action: Started) -> Self {
+        Abandonable {
+            run,
+            action,
+            cancelled: None,
         }
-        let cancelled = cancelled.get_or_insert_with(|| Box::pin(run.cancelled_after_grace()));
+    }
+}
+
+impl Future for Abandonable<'_> {
+    type Output = Result<Value, TaskError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        match catch_unwind(AssertUnwindSafe(|| this.action.as_mut().poll(cx))) {
+            Ok(Poll::Ready(result)) => return Poll::Ready(result),
+            Ok(Poll::Pending) => {}
+            Err(panic) => return Poll::Ready(Err(panicked(&*panic))),
+        }
+        let run = this.run;
+        let cancelled = this
+            .cancelled
+            .get_or_insert_with(|| Box::pin(run.cancelled_after_grace()));
         match cancelled.as_mut().poll(cx) {
             Poll::Ready(()) => Poll::Ready(Err(TaskError::Cancelled)),
             Poll::Pending => Poll::Pending,
         }
-    })
-    .await
+    }
 }

@@ -79,11 +79,11 @@ pub use options::{Task, TaskOptions};
 pub use retry::RetryPolicy;
 pub use summary::{TaskSummary, WorkflowSummary};
 
-use crate::event::{Observer, Observers, RunDefinition, WorkflowEvent};
-use crate::graph::{Dag, DagBuilder, GraphError};
+use crate::event::{Observer, Observers, RunDefinition, StatusCounts, TaskStatus, WorkflowEvent};
+use crate::graph::{Dag, DagBuilder, GraphError, TaskId};
 use options::{Action, TaskSpec};
-use scheduler::{RunSetup, RunShared, StopKind};
 use scheduler::Finished;
+use scheduler::{RunSetup, RunShared, StopKind};
 use summary::RunReport;
 
 /// A DAG of async tasks, run by [`run`](Self::run). See the
@@ -419,42 +419,38 @@ impl Workflow {
         for (id, value) in restored_ids {
             shared.restore(id, value);
         }
-        let t_setup = started.elapsed();
         shared.start();
         // Allocate the result map's keys while the tasks run: on another
         // thread than the workers this overlaps with them instead of adding
         // to the run's tail.
         let keys: Vec<String> = dag.names().map(str::to_string).collect();
-        let t_start = started.elapsed();
 
         let (cancelled, timed_out) = self.wait(&shared).await;
-        let t_wait = started.elapsed();
         let elapsed = started.elapsed();
         shared.close();
         let stopped = match shared.stop_kind() {
             StopKind::Running => None,
             _ => shared.stop_reason().map(|r| r.to_string()),
         };
-        let (records, results) = take_outcomes(shared, keys);
-        if std::env::var_os("DAGFLOW_PHASES").is_some() {
-            eprintln!(
-                "setup {t_setup:?} start {t_start:?} wait {t_wait:?} outcomes {:?}",
-                started.elapsed()
-            );
-        }
+        let Outcomes {
+            records,
+            results,
+            counts,
+            unfinished,
+        } = take_outcomes(shared, keys);
 
         let mut report = RunReport {
             run_id: Arc::clone(&run_id),
             resumed_from,
             dag: Arc::clone(&dag),
             records,
+            counts,
             elapsed,
             stopped,
             interrupted: cancelled || timed_out,
             observer_errors: Vec::new(),
         };
-        let counts = report.counts();
-        let success = report.success(&counts);
+        let success = report.success();
         if !self.observers.is_empty() {
             self.observers.emit(&WorkflowEvent::WorkflowCompleted {
                 run_id: Arc::clone(&run_id),
@@ -467,12 +463,6 @@ impl Workflow {
             report.observer_errors = self.observers.errors();
         }
         tracing::info!(workflow = %self.name, run_id = %run_id, success, ?elapsed, "workflow finished");
-        let pending: Vec<String> = dag
-            .ids()
-            .zip(&report.records)
-            .filter(|(_, r)| r.get().is_none())
-            .map(|(t, _)| dag.name(t).to_string())
-            .collect();
         self.last = Some(report);
 
         if timed_out {
@@ -484,8 +474,13 @@ impl Workflow {
             Err(WorkflowError::Cancelled {
                 workflow: self.name.to_string(),
             })
-        } else if !pending.is_empty() {
-            Err(WorkflowError::Deadlock { pending })
+        } else if !unfinished.is_empty() {
+            Err(WorkflowError::Deadlock {
+                pending: unfinished
+                    .iter()
+                    .map(|&t| dag.name(t).to_string())
+                    .collect(),
+            })
         } else {
             Ok(results)
         }
@@ -517,25 +512,49 @@ impl Workflow {
     }
 }
 
+/// What a finished run leaves behind.
+struct Outcomes {
+    /// Per task; results were moved out into `results`.
+    records: Box<[OnceLock<Finished>]>,
+    results: HashMap<String, Value>,
+    counts: StatusCounts,
+    /// Tasks without a final record (only after an engine bug).
+    unfinished: Vec<TaskId>,
+}
+
 /// Takes the final records and builds the results map (with the names in
-/// `keys`, by task index), moving values out of the shared state when no
-/// one else holds it (the normal case); the records, emptied of their
-/// results, stay for `summary()`.
-fn take_outcomes(
-    shared: Arc<RunShared>,
-    keys: Vec<String>,
-) -> (Box<[OnceLock<Finished>]>, HashMap<String, Value>) {
+/// `keys`, by task index) in one pass, moving values out of the shared
+/// state when no one else holds it (the normal case).
+fn take_outcomes(shared: Arc<RunShared>, keys: Vec<String>) -> Outcomes {
     let mut records = match Arc::try_unwrap(shared) {
         Ok(run) => run.finished,
         Err(run) => run.finished.to_vec().into_boxed_slice(),
     };
     let mut results = HashMap::with_capacity(records.len());
-    for (key, record) in keys.into_iter().zip(records.iter_mut()) {
-        if let Some(output) = record.get_mut().and_then(|f| f.output.take()) {
+    let mut counts = StatusCounts::default();
+    let mut unfinished = Vec::new();
+    for (i, (key, record)) in keys.into_iter().zip(records.iter_mut()).enumerate() {
+        let Some(finished) = record.get_mut() else {
+            unfinished.push(TaskId::from_index(i));
+            counts.cancelled += 1;
+            continue;
+        };
+        match finished.status {
+            TaskStatus::Completed => counts.completed += 1,
+            TaskStatus::Failed => counts.failed += 1,
+            TaskStatus::Skipped => counts.skipped += 1,
+            _ => counts.cancelled += 1,
+        }
+        if let Some(output) = finished.output.take() {
             results.insert(key, output.into_value());
         }
     }
-    (records, results)
+    Outcomes {
+        records,
+        results,
+        counts,
+        unfinished,
+    }
 }
 
 /// A builder holding the same tasks as `dag`, to add more after validation.

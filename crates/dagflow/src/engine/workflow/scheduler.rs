@@ -366,19 +366,27 @@ impl RunShared {
         }
     }
 
-    /// Starts every task whose countdown is zero (called once by `run()`).
+    /// Starts every task whose countdown is zero (called once by `run()`,
+    /// after restoring).
     ///
+    /// The ready set is collected before anything runs: once tasks run,
+    /// they bring other countdowns to zero and spawn those tasks themselves.
     /// The roots are spawned from a runtime worker, whose local queue is far
     /// cheaper than the shared injection queue `run()`'s caller would use.
     pub(crate) fn start(self: &Arc<Self>) {
+        let ready: Vec<TaskId> = self
+            .pending
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.load(Ordering::Relaxed) == 0)
+            .map(|(i, _)| TaskId::from_index(i))
+            .collect();
         self.active.fetch_add(1, Ordering::Relaxed);
         let guard = ActiveGuard(Some(Arc::clone(self)));
         tokio::spawn(async move {
             let Some(run) = guard.0.as_ref() else { return };
-            for (i, pending) in run.pending.iter().enumerate() {
-                if pending.load(Ordering::Relaxed) == 0 {
-                    spawn(run, TaskId::from_index(i));
-                }
+            for id in ready {
+                spawn(run, id);
             }
             drop(guard);
         });
@@ -472,16 +480,7 @@ impl Drop for ActiveGuard {
 
 fn spawn(run: &Arc<RunShared>, id: TaskId) {
     run.active.fetch_add(1, Ordering::Relaxed);
-    let fut = drive(ActiveGuard(Some(Arc::clone(run))), id);
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        eprintln!(
-            "future size {} slot {}",
-            std::mem::size_of_val(&fut),
-            std::mem::size_of::<OnceLock<Finished>>()
-        )
-    });
-    tokio::spawn(fut);
+    tokio::spawn(drive(ActiveGuard(Some(Arc::clone(run))), id));
 }
 
 /// Runs `first`, then whichever ready dependent each finished task hands
@@ -499,5 +498,20 @@ async fn drive(guard: ActiveGuard, first: TaskId) {
             }
             None => break,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every spawned task holds one of these futures: keep it small.
+    #[test]
+    fn drive_future_stays_small() {
+        let future = drive(ActiveGuard(None), TaskId::from_index(0));
+        let size = std::mem::size_of_val(&future);
+        eprintln!("drive future: {size} bytes, record: {} bytes", std::mem::size_of::<OnceLock<Finished>>());
+        assert!(size <= 160, "the drive future grew to {size} bytes");
+        assert!(std::mem::size_of::<OnceLock<Finished>>() <= 64);
     }
 }

@@ -79,6 +79,7 @@ pub(crate) struct RunReport {
     pub(crate) dag: Arc<Dag>,
     /// Per task; results were moved out into the results map.
     pub(crate) records: Box<[OnceLock<Finished>]>,
+    pub(crate) counts: StatusCounts,
     pub(crate) elapsed: Duration,
     pub(crate) stopped: Option<String>,
     pub(crate) interrupted: bool,
@@ -86,25 +87,10 @@ pub(crate) struct RunReport {
 }
 
 impl RunReport {
-    pub(crate) fn counts(&self) -> StatusCounts {
-        let mut counts = StatusCounts::default();
-        for record in self.records.iter().filter_map(OnceLock::get) {
-            match record.status {
-                TaskStatus::Completed => counts.completed += 1,
-                TaskStatus::Failed => counts.failed += 1,
-                TaskStatus::Skipped => counts.skipped += 1,
-                _ => counts.cancelled += 1,
-            }
-        }
-        // A task without a record never finished: the run was interrupted.
-        counts.cancelled += self.records.iter().filter(|r| r.get().is_none()).count();
-        counts
-    }
-
-    /// Success: nothing failed or was cancelled, and no skip was caused by
-    /// a failed dependency (which implies a failure anyway).
-    pub(crate) fn success(&self, counts: &StatusCounts) -> bool {
-        !self.interrupted && counts.failed == 0 && counts.cancelled == 0
+    /// Success: nothing failed or was cancelled and the run was not
+    /// interrupted (a skip for a failed dependency implies a failure).
+    pub(crate) fn success(&self) -> bool {
+        !self.interrupted && self.counts.failed == 0 && self.counts.cancelled == 0
     }
 
     pub(crate) fn error_of(&self, index: usize) -> Option<&TaskError> {
@@ -115,7 +101,6 @@ impl RunReport {
     }
 
     pub(crate) fn summary(&self, name: &str) -> WorkflowSummary {
-        let counts = self.counts();
         let mut total = Duration::ZERO;
         let mut tasks = BTreeMap::new();
         for (t, record) in self.dag.ids().zip(&self.records) {
@@ -157,9 +142,9 @@ impl RunReport {
             name: name.to_string(),
             run_id: Some(self.run_id.to_string()),
             resumed_from: self.resumed_from.as_ref().map(|r| r.to_string()),
-            success: self.success(&counts),
+            success: self.success(),
             total_tasks: self.records.len(),
-            counts,
+            counts: self.counts,
             stopped: self.stopped.clone(),
             total_execution_time: total,
             elapsed: self.elapsed,
