@@ -14,7 +14,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 
-use dagflow::journal::{task_hash, EntryStatus, EventType, JournalEntry};
+use dagflow::journal::{journaled_definition, task_hash, EntryStatus, EventType, JournalEntry};
 use serde_json::Value;
 
 use crate::spec::WorkflowSpec;
@@ -224,30 +224,21 @@ pub fn plan_resume(
     })
 }
 
-/// Task hashes from the run's start entry (`details.definition.tasks`).
+/// Task hashes from the run's start entry (see
+/// [`journaled_definition`]); empty when the entry has no readable
+/// definition, so every task counts as changed.
 fn journaled_task_hashes(entries: &[JournalEntry]) -> HashMap<String, u64> {
-    let tasks = entries
+    entries
         .iter()
         .find(|e| e.event_type == EventType::WorkflowStart)
-        .and_then(|e| e.details.get("definition"))
-        .and_then(|d| d.get("tasks"))
-        .and_then(Value::as_array);
-    let Some(tasks) = tasks else {
-        return HashMap::new();
-    };
-    tasks
-        .iter()
-        .filter_map(|t| {
-            let name = t.get("name")?.as_str()?;
-            let deps: Vec<&str> = t
-                .get("depends_on")
-                .and_then(Value::as_array)
-                .map(|d| d.iter().filter_map(Value::as_str).collect())
-                .unwrap_or_default();
-            let definition = t.get("definition").and_then(Value::as_str);
-            Some((name.to_owned(), task_hash(name, deps, definition)))
+        .and_then(|e| journaled_definition(&e.details).ok())
+        .map(|tasks| {
+            tasks
+                .into_iter()
+                .map(|t| (t.name.clone(), t.hash()))
+                .collect()
         })
-        .collect()
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

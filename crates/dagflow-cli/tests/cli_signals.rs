@@ -37,7 +37,10 @@ fn ctrl_c_cancels_journals_and_exits_130() {
     assert_eq!(output.status.code(), Some(130));
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["tasks"]["long"]["status"], "cancelled");
-    assert_eq!(report["tasks"]["quick"]["result"], "done", "completed results survive a cancel");
+    assert_eq!(
+        report["tasks"]["quick"]["result"], "done",
+        "completed results survive a cancel"
+    );
     assert_eq!(report["tasks"]["after"]["status"], "cancelled");
     for file in ["shell.pid", "child.pid"] {
         let pid: i32 = sb.read(file).trim().parse().unwrap();

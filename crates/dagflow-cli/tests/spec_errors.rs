@@ -278,5 +278,9 @@ fn retry_exit_code_zero_is_rejected() {
 fn env_variable_names_with_equals_are_rejected() {
     let err = error("name: x\nenv:\n  A=B: 1\ntasks:\n  - name: a\n    run: echo\n");
     assert_eq!(err.line(), Some(3));
-    assert!(err.to_string().contains("`env` variable `A=B` cannot be set"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("`env` variable `A=B` cannot be set"),
+        "{err}"
+    );
 }

@@ -58,15 +58,16 @@ pub(crate) mod sql {
         FROM step_stats WHERE ?1 IS NULL OR workflow_name = ?1
         GROUP BY step_name ORDER BY step_name";
     pub const STEP_HISTOGRAMS: &str = "
-        SELECT step_name, bucket, sum(count) FROM step_duration_buckets
-        WHERE ?1 IS NULL OR workflow_name = ?1
-        GROUP BY step_name, bucket ORDER BY step_name, bucket";
-    pub const NAMES_WITH_STEP: &str =
-        "SELECT workflow_name FROM step_stats WHERE step_name = ?1 AND completed > 0";
+        SELECT s.step_name, b.bucket, sum(b.count)
+        FROM step_duration_buckets AS b JOIN step_stats AS s ON s.step_key = b.step_key
+        WHERE ?1 IS NULL OR s.workflow_name = ?1
+        GROUP BY s.step_name, b.bucket ORDER BY s.step_name, b.bucket";
+    pub const KEYS_OF_STEP: &str = "
+        SELECT step_key FROM step_stats
+        WHERE step_name = ?1 AND completed > 0 AND (?2 IS NULL OR workflow_name = ?2)";
     pub const DURATIONS_IN_BUCKET: &str = "
         SELECT duration_us, count FROM step_duration_counts
-        WHERE workflow_name = ?1 AND step_name = ?2 AND duration_us BETWEEN ?3 AND ?4
-        ORDER BY duration_us";
+        WHERE step_key = ?1 AND duration_us BETWEEN ?2 AND ?3 ORDER BY duration_us";
     pub const WORKFLOW_NAMES: &str = "SELECT workflow_name FROM workflow_stats";
     pub const DURATIONS_OF_WORKFLOW: &str = "
         SELECT id, duration_us FROM entries INDEXED BY entries_lifecycle
@@ -222,38 +223,35 @@ impl<'a> Reader<'a> {
             if step.completed == 0 {
                 continue;
             }
-            let names = self.names_with_step(name, &step.step_name)?;
+            let keys = self.keys_of_step(name, &step.step_name)?;
             for (p, slot) in [(0.5, &mut step.p50_us), (0.95, &mut step.p95_us)] {
                 let rank = i64::try_from(nearest_rank_index(p, step.completed)).unwrap_or(i64::MAX);
-                *slot = self.kth_completed_duration(&names, &step.step_name, buckets, rank)?;
+                *slot = self.kth_completed_duration(&keys, &step.step_name, buckets, rank)?;
             }
         }
         drop(tx);
         Ok(steps)
     }
 
-    /// Workflow names whose runs completed `step` (just `filtered` if set).
-    fn names_with_step(
-        &self,
-        filtered: Option<&str>,
-        step: &str,
-    ) -> Result<Vec<String>, SqliteError> {
-        if let Some(name) = filtered {
-            return Ok(vec![name.to_string()]);
-        }
+    /// The step keys (one per workflow name) of `step` with completed
+    /// outcomes, within `filtered` if set.
+    fn keys_of_step(&self, filtered: Option<&str>, step: &str) -> Result<Vec<i64>, SqliteError> {
         self.conn
-            .prepare_cached(sql::NAMES_WITH_STEP)
-            .and_then(|mut s| s.query_map([step], |r| r.get(0))?.collect())
+            .prepare_cached(sql::KEYS_OF_STEP)
+            .and_then(|mut s| {
+                s.query_map(params![step, filtered], |r| r.get(0))?
+                    .collect()
+            })
             .map_err(self.err("listing the workflows of a step"))
     }
 
     /// The `rank`-th (0-based) smallest completed duration of `step` over
-    /// `names`: the histogram (`buckets`, ascending) tells which bucket holds
+    /// its step `keys`: the histogram (`buckets`, ascending) tells which bucket holds
     /// it and how many smaller durations precede it; the index supplies the
     /// exact value from inside that bucket.
     fn kth_completed_duration(
         &self,
-        names: &[String],
+        keys: &[i64],
         step: &str,
         buckets: &[(String, i64, i64)],
         rank: i64,
@@ -284,17 +282,15 @@ impl<'a> Reader<'a> {
             .conn
             .prepare_cached(sql::DURATIONS_IN_BUCKET)
             .map_err(&err)?;
-        for name in names {
+        for key in keys {
             let rows = stmt
-                .query_map(params![name, step, low, high], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })
+                .query_map(params![key, low, high], |r| Ok((r.get(0)?, r.get(1)?)))
                 .map_err(&err)?;
             for row in rows {
                 counts.push(row.map_err(&err)?);
             }
         }
-        if names.len() > 1 {
+        if keys.len() > 1 {
             counts.sort_unstable_by_key(|&(duration, _)| duration);
         }
         let mut seen = 0;

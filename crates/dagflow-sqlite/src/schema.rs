@@ -72,7 +72,10 @@ FROM entries;
 /// Version 2: summaries maintained on insert, so that analytics cost
 /// O(steps), not O(entries); and run leases for resume.
 const VERSION_2: &str = "
+-- Per workflow name and step: outcome counters. step_key names the pair
+-- compactly in the duration tables.
 CREATE TABLE step_stats (
+    step_key              INTEGER PRIMARY KEY,
     workflow_name         TEXT    NOT NULL,
     step_name             TEXT    NOT NULL,
     total                 INTEGER NOT NULL,
@@ -83,24 +86,22 @@ CREATE TABLE step_stats (
     flaky                 INTEGER NOT NULL,
     completed_duration_us INTEGER NOT NULL,
     max_us                INTEGER,
-    PRIMARY KEY (workflow_name, step_name)
-) WITHOUT ROWID;
+    UNIQUE (workflow_name, step_name)
+);
 -- Completed durations of each step: how many of each exact value, and how
 -- many per log-linear bucket (see summary.rs). Percentiles find the bucket
 -- of the k-th value, then the value inside it.
 CREATE TABLE step_duration_counts (
-    workflow_name TEXT    NOT NULL,
-    step_name     TEXT    NOT NULL,
-    duration_us   INTEGER NOT NULL,
-    count         INTEGER NOT NULL,
-    PRIMARY KEY (workflow_name, step_name, duration_us)
+    step_key    INTEGER NOT NULL,
+    duration_us INTEGER NOT NULL,
+    count       INTEGER NOT NULL,
+    PRIMARY KEY (step_key, duration_us)
 ) WITHOUT ROWID;
 CREATE TABLE step_duration_buckets (
-    workflow_name TEXT    NOT NULL,
-    step_name     TEXT    NOT NULL,
-    bucket        INTEGER NOT NULL,
-    count         INTEGER NOT NULL,
-    PRIMARY KEY (workflow_name, step_name, bucket)
+    step_key INTEGER NOT NULL,
+    bucket   INTEGER NOT NULL,
+    count    INTEGER NOT NULL,
+    PRIMARY KEY (step_key, bucket)
 ) WITHOUT ROWID;
 CREATE TABLE workflow_stats (
     workflow_name     TEXT    NOT NULL PRIMARY KEY,

@@ -13,7 +13,7 @@
 //! the k-th duration and how many smaller ones precede it; the exact value
 //! is then found among that bucket's distinct durations only.
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::codec::{COMPLETED, STEP_COMPLETE, WORKFLOW_COMPLETE};
 use crate::fast_hash::FastMap;
@@ -188,35 +188,38 @@ impl SummaryDelta {
         }
     }
 
-    /// Writes the delta with one upsert per changed key. Call inside the
-    /// transaction that inserted the entries.
+    /// Writes the delta: per workflow name and step, one update of its
+    /// counters and one upsert per distinct duration and bucket, in key
+    /// order (neighbouring keys share pages). Call inside the transaction
+    /// that inserted the entries.
     pub(crate) fn apply(&self, conn: &Connection) -> rusqlite::Result<()> {
-        let mut step_upsert = conn.prepare_cached(
+        let mut find_step = conn.prepare_cached(
+            "SELECT step_key FROM step_stats WHERE workflow_name = ?1 AND step_name = ?2",
+        )?;
+        let mut new_step = conn.prepare_cached(
             "INSERT INTO step_stats (workflow_name, step_name, total, completed, failed, skipped,
                                      cancelled, flaky, completed_duration_us, max_us)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-             ON CONFLICT (workflow_name, step_name) DO UPDATE SET
-                total = total + excluded.total,
-                completed = completed + excluded.completed,
-                failed = failed + excluded.failed,
-                skipped = skipped + excluded.skipped,
-                cancelled = cancelled + excluded.cancelled,
-                flaky = flaky + excluded.flaky,
-                completed_duration_us = completed_duration_us + excluded.completed_duration_us,
-                max_us = CASE WHEN max_us IS NULL OR excluded.max_us > max_us
-                              THEN excluded.max_us ELSE max_us END",
+             VALUES (?1, ?2, 0, 0, 0, 0, 0, 0, 0, NULL)",
+        )?;
+        let mut add_step = conn.prepare_cached(
+            "UPDATE step_stats SET
+                total = total + ?2,
+                completed = completed + ?3,
+                failed = failed + ?4,
+                skipped = skipped + ?5,
+                cancelled = cancelled + ?6,
+                flaky = flaky + ?7,
+                completed_duration_us = completed_duration_us + ?8,
+                max_us = CASE WHEN max_us IS NULL OR ?9 > max_us THEN ?9 ELSE max_us END
+             WHERE step_key = ?1",
         )?;
         let mut duration_upsert = conn.prepare_cached(
-            "INSERT INTO step_duration_counts (workflow_name, step_name, duration_us, count)
-             VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (workflow_name, step_name, duration_us) DO UPDATE SET
-                count = count + excluded.count",
+            "INSERT INTO step_duration_counts (step_key, duration_us, count) VALUES (?1, ?2, ?3)
+             ON CONFLICT (step_key, duration_us) DO UPDATE SET count = count + excluded.count",
         )?;
         let mut bucket_upsert = conn.prepare_cached(
-            "INSERT INTO step_duration_buckets (workflow_name, step_name, bucket, count)
-             VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (workflow_name, step_name, bucket) DO UPDATE SET
-                count = count + excluded.count",
+            "INSERT INTO step_duration_buckets (step_key, bucket, count) VALUES (?1, ?2, ?3)
+             ON CONFLICT (step_key, bucket) DO UPDATE SET count = count + excluded.count",
         )?;
         let mut workflow_upsert = conn.prepare_cached(
             "INSERT INTO workflow_stats (workflow_name, finished, succeeded, total_duration_us,
@@ -228,6 +231,7 @@ impl SummaryDelta {
                 total_duration_us = total_duration_us + excluded.total_duration_us,
                 total_steps = total_steps + excluded.total_steps",
         )?;
+        let mut sorted: Vec<(i64, i64)> = Vec::new();
         for (workflow_name, name) in &self.by_name {
             let w = name.workflow;
             workflow_upsert.execute(params![
@@ -238,9 +242,18 @@ impl SummaryDelta {
                 w.total_steps
             ])?;
             for (step_name, s) in &name.steps {
-                step_upsert.execute(params![
-                    workflow_name,
-                    step_name,
+                let key: i64 = match find_step
+                    .query_row(params![workflow_name, step_name], |r| r.get(0))
+                    .optional()?
+                {
+                    Some(key) => key,
+                    None => {
+                        new_step.execute(params![workflow_name, step_name])?;
+                        conn.last_insert_rowid()
+                    }
+                };
+                add_step.execute(params![
+                    key,
                     s.total,
                     s.completed,
                     s.failed,
@@ -250,15 +263,30 @@ impl SummaryDelta {
                     s.completed_duration_us,
                     s.max_us
                 ])?;
-            }
-            for (step_name, durations) in &name.durations {
-                let mut buckets: FastMap<i64, i64> = FastMap::default();
-                for (duration, count) in durations {
-                    duration_upsert.execute(params![workflow_name, step_name, duration, count])?;
-                    *buckets.entry(duration_bucket(*duration)).or_insert(0) += count;
+                let Some(durations) = name.durations.get(step_name) else {
+                    continue;
+                };
+                sorted.clear();
+                sorted.extend(durations.iter().map(|(d, c)| (*d, *c)));
+                sorted.sort_unstable();
+                for &(duration, count) in &sorted {
+                    duration_upsert.execute(params![key, duration, count])?;
                 }
-                for (bucket, count) in buckets {
-                    bucket_upsert.execute(params![workflow_name, step_name, bucket, count])?;
+                // Durations are sorted, so each bucket's are adjacent.
+                let mut current: Option<(i64, i64)> = None;
+                for &(duration, count) in &sorted {
+                    let bucket = duration_bucket(duration);
+                    current = match current {
+                        Some((b, n)) if b == bucket => Some((b, n + count)),
+                        Some((b, n)) => {
+                            bucket_upsert.execute(params![key, b, n])?;
+                            Some((bucket, count))
+                        }
+                        None => Some((bucket, count)),
+                    };
+                }
+                if let Some((b, n)) = current {
+                    bucket_upsert.execute(params![key, b, n])?;
                 }
             }
         }

@@ -16,8 +16,8 @@ pub use engine::runner::{
     WorkflowStep,
 };
 pub use engine::workflow::{
-    CancelHandle, RetryPolicy, Task, TaskContext, TaskError, TaskOptions, TaskSummary, Workflow,
-    WorkflowError, WorkflowSummary,
+    CancelHandle, RetryPolicy, RunResults, Task, TaskContext, TaskError, TaskOptions, TaskSummary,
+    Workflow, WorkflowError, WorkflowSummary,
 };
 pub use event::{EventBus, Observer, TaskStatus, WorkflowEvent};
 pub use graph::{CycleError, Dag, DagBuilder, GraphError, TaskId};

@@ -250,3 +250,39 @@ async fn empty_workflow_succeeds_with_no_results() {
     assert!(wf.run().await.unwrap().is_empty());
     assert!(wf.summary().success);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn indexed_results_match_the_map_and_keep_insertion_order() {
+    let build = || {
+        let mut wf = Workflow::new("indexed");
+        wf.add_task(
+            "z",
+            |_c: TaskContext| async { Ok::<_, String>(json!(26)) },
+            TaskOptions::new(),
+        )
+        .add_task(
+            "a",
+            |_c: TaskContext| async { Err::<Value, _>("no") },
+            TaskOptions::new(),
+        )
+        .add_task(
+            "m",
+            |_c: TaskContext| async { Ok::<_, String>(json!("m")) },
+            TaskOptions::new().depends_on(["z"]),
+        );
+        wf.fail_fast(false);
+        wf
+    };
+    let results = build().run_results().await.unwrap();
+    assert_eq!(results.len(), 2);
+    assert_eq!(results.keys().collect::<Vec<_>>(), ["z", "m"]);
+    assert_eq!(results.get("m"), Some(&json!("m")));
+    assert!(results.get("a").is_none() && !results.contains_key("missing"));
+    assert_eq!(
+        serde_json::to_string(&results).unwrap(),
+        r#"{"z":26,"m":"m"}"#
+    );
+
+    let map = build().run().await.unwrap();
+    assert_eq!(results.into_map(), map);
+}

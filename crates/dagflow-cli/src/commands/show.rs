@@ -2,7 +2,7 @@
 //! text timeline.
 
 use console::style;
-use dagflow::journal::{EntryStatus, EventType, JournalEntry, JournalStore};
+use dagflow::journal::{journaled_definition, EntryStatus, EventType, JournalEntry, JournalStore};
 use dagflow_cli::spec::format_duration;
 use serde::Serialize;
 use serde_json::Value;
@@ -116,16 +116,11 @@ impl RunView {
                     view.started_ms = entry.timestamp_ms();
                     view.resumed_from = detail_str(entry, "resumed_from");
                     view.file = detail_str(entry, "file");
-                    let names = entry
-                        .details
-                        .get("definition")
-                        .and_then(|d| d.get("tasks"))
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|t| t.get("name").and_then(Value::as_str));
+                    let names = journaled_definition(&entry.details)
+                        .map(|tasks| tasks.into_iter().map(|t| t.name).collect())
+                        .unwrap_or_else(|_| Vec::new());
                     for name in names {
-                        view.task_mut(name);
+                        view.task_mut(&name);
                     }
                 }
                 EventType::StepRetry => {

@@ -41,11 +41,7 @@ pub struct TaskReport {
 }
 
 impl RunReport {
-    pub fn new(
-        spec: &WorkflowSpec,
-        summary: &WorkflowSummary,
-        state: &RunState,
-    ) -> RunReport {
+    pub fn new(spec: &WorkflowSpec, summary: &WorkflowSummary, state: &RunState) -> RunReport {
         let tasks = summary
             .tasks
             .iter()

@@ -352,7 +352,11 @@ fn env_map(
             ));
         }
     }
-    Ok(env.value.iter().map(|(k, v)| (k.clone(), v.0.clone())).collect())
+    Ok(env
+        .value
+        .iter()
+        .map(|(k, v)| (k.clone(), v.0.clone()))
+        .collect())
 }
 
 fn build_dag(report: &Reporter<'_>, raw: &[Spanned<RawTask>]) -> Result<Dag, Box<SpecError>> {

@@ -211,14 +211,9 @@ impl WorkflowRunner {
         let mut outcomes = Outcomes::new(Arc::clone(&plan));
         let mut counts = StatusCounts::default();
         // One clock reading per step: the end of a step starts the next.
-        let clock = StepClock::start(!observe);
+        let clock = StepClock::start();
         let mut last = clock.now();
         for (position, step) in plan.steps.iter().enumerate() {
-            if let Some(ahead) = plan.steps.get(position + PREFETCH_AHEAD) {
-                if let Some(action) = &ahead.action {
-                    prefetch(action.data_ptr());
-                }
-            }
             let id = step.id;
             let blocker = plan
                 .dependencies(position)
@@ -264,8 +259,7 @@ impl WorkflowRunner {
                     outcomes.status[position] = TaskStatus::Completed;
                     counts.completed += 1;
                     if observe {
-                        // Nanoseconds already: observers turn the TSC path off.
-                        let duration = Duration::from_nanos(span);
+                        let duration = Duration::from_nanos(clock.nanos(span));
                         value = self.emit_completed(&run_id, id, dag, duration, value);
                     }
                     context.record_result(position, dag.name(id), value);
@@ -280,7 +274,7 @@ impl WorkflowRunner {
                             task: Arc::clone(dag.name_arc(id)),
                             task_id: id,
                             attempt: 1,
-                            duration: Duration::from_nanos(span),
+                            duration: Duration::from_nanos(clock.nanos(span)),
                             error: error.to_string(),
                             at: SystemTime::now(),
                         });
@@ -354,25 +348,6 @@ impl WorkflowRunner {
         });
         Arc::try_unwrap(shared).unwrap_or_else(|kept| Value::clone(&kept))
     }
-}
-
-/// How many steps ahead the runner asks the CPU to fetch an action's
-/// closure: closures of large workflows are scattered over the heap, and
-/// without this nearly every call waits for main memory.
-const PREFETCH_AHEAD: usize = 16;
-
-/// Hints the CPU to load the cache line at `ptr` (no effect elsewhere than
-/// x86_64).
-#[inline(always)]
-fn prefetch(ptr: *const u8) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is only a hint: it never faults, whatever the
-    // address, and changes no memory. SSE is part of the x86_64 baseline.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(ptr.cast::<i8>());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = ptr;
 }
 
 /// Runs an action on the caller's thread, turning a panic into a failure.

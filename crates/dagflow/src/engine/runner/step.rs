@@ -36,12 +36,6 @@ impl StepAction {
     pub fn call(&self, context: &mut WorkflowContext) -> Result<Value, BoxError> {
         (self.0)(context)
     }
-
-    /// Where the closure's captured data lives (for cache prefetching).
-    #[inline]
-    pub(crate) fn data_ptr(&self) -> *const u8 {
-        Arc::as_ptr(&self.0).cast::<u8>()
-    }
 }
 
 impl fmt::Debug for StepAction {

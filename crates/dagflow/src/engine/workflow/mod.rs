@@ -61,14 +61,16 @@ mod context;
 mod error;
 mod factories;
 mod options;
+mod results;
 mod retry;
+mod run;
 mod scheduler;
 mod summary;
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -76,14 +78,13 @@ pub use cancel::CancelHandle;
 pub use context::TaskContext;
 pub use error::{BoxError, TaskError, WorkflowError};
 pub use options::{Task, TaskOptions};
+pub use results::RunResults;
 pub use retry::RetryPolicy;
 pub use summary::{TaskSummary, WorkflowSummary};
 
-use crate::event::{Observer, Observers, RunDefinition, StatusCounts, TaskStatus, WorkflowEvent};
-use crate::graph::{Dag, DagBuilder, GraphError, TaskId};
+use crate::event::{Observer, Observers, RunDefinition};
+use crate::graph::{Dag, DagBuilder, GraphError};
 use options::{Action, TaskSpec};
-use scheduler::Finished;
-use scheduler::{RunSetup, RunShared, StopKind};
 use summary::RunReport;
 
 /// A DAG of async tasks, run by [`run`](Self::run). See the
@@ -360,200 +361,33 @@ impl Workflow {
     /// Task failures are not errors here: see [`summary`](Self::summary).
     /// Errors: an invalid graph, the workflow timeout, cancellation, a
     /// restored result naming an unknown task, no tokio runtime.
+    ///
+    /// The map costs one `String` key per completed task (allocated while
+    /// the tasks run); [`run_results`](Self::run_results) avoids that.
     pub async fn run(&mut self) -> Result<HashMap<String, Value>, WorkflowError> {
-        let dag = self.dag()?;
-        if tokio::runtime::Handle::try_current().is_err() {
-            return Err(WorkflowError::NoRuntime);
-        }
-        let (restored, resumed_from) = match self.restored.take() {
-            Some((results, from)) => (results, Some(from)),
-            None => (HashMap::new(), None),
-        };
-        let mut restored_ids = Vec::with_capacity(restored.len());
-        for (name, value) in restored {
-            match dag.id(&name) {
-                Some(id) => restored_ids.push((id, value)),
-                None => {
-                    return Err(WorkflowError::UnknownRestoredTask {
-                        workflow: self.name.to_string(),
-                        task: name,
-                    })
-                }
-            }
-        }
-        restored_ids.sort_unstable_by_key(|(id, _)| *id);
-
-        let run_id: Arc<str> = match self.next_run_id.take() {
-            Some(id) => Arc::from(id),
-            None => Arc::from(uuid::Uuid::new_v4().to_string()),
-        };
-        let observers = if self.observers.is_empty() {
-            None
-        } else {
-            self.observers.clear_errors();
-            Some(self.observers.clone())
-        };
-        let shared = Arc::new(RunShared::new(RunSetup {
-            dag: Arc::clone(&dag),
-            tasks: Arc::clone(&self.tasks),
-            workflow: Arc::clone(&self.name),
-            run_id: Arc::clone(&run_id),
-            cancel: self.cancel.clone(),
-            fail_fast: self.fail_fast,
-            max_concurrency: self.max_concurrency,
-            observers,
-            cancel_grace: self.cancel_grace,
-        }));
-        let started = Instant::now();
-        tracing::info!(workflow = %self.name, run_id = %run_id, tasks = dag.len(), "workflow started");
-        shared.emit(|run_id| WorkflowEvent::WorkflowStarted {
-            run_id,
-            workflow: Arc::clone(&self.name),
-            definition: Arc::new(RunDefinition {
-                dag: Arc::clone(&dag),
-                task_definitions: self.task_definitions(),
-            }),
-            resumed_from: resumed_from.clone(),
-            at: SystemTime::now(),
-        });
-        for (id, value) in restored_ids {
-            shared.restore(id, value);
-        }
-        shared.start();
-        // Allocate the result map's keys while the tasks run: on another
-        // thread than the workers this overlaps with them instead of adding
-        // to the run's tail.
-        let keys: Vec<String> = dag.names().map(str::to_string).collect();
-
-        let (cancelled, timed_out) = self.wait(&shared).await;
-        let elapsed = started.elapsed();
-        shared.close();
-        let stopped = match shared.stop_kind() {
-            StopKind::Running => None,
-            _ => shared.stop_reason().map(|r| r.to_string()),
-        };
-        let Outcomes {
-            records,
-            results,
-            counts,
-            unfinished,
-        } = take_outcomes(shared, keys);
-
-        let mut report = RunReport {
-            run_id: Arc::clone(&run_id),
-            resumed_from,
-            dag: Arc::clone(&dag),
-            records,
-            counts,
-            elapsed,
-            stopped,
-            interrupted: cancelled || timed_out,
-            observer_errors: Vec::new(),
-        };
-        let success = report.success();
-        if !self.observers.is_empty() {
-            self.observers.emit(&WorkflowEvent::WorkflowCompleted {
-                run_id: Arc::clone(&run_id),
-                workflow: Arc::clone(&self.name),
-                success,
-                duration: elapsed,
-                counts,
-                at: SystemTime::now(),
-            });
-            report.observer_errors = self.observers.errors();
-        }
-        tracing::info!(workflow = %self.name, run_id = %run_id, success, ?elapsed, "workflow finished");
-        self.last = Some(report);
-
-        if timed_out {
-            Err(WorkflowError::Timeout {
-                workflow: self.name.to_string(),
-                after: self.timeout.unwrap_or_default(),
-            })
-        } else if cancelled {
-            Err(WorkflowError::Cancelled {
-                workflow: self.name.to_string(),
-            })
-        } else if !unfinished.is_empty() {
-            Err(WorkflowError::Deadlock {
-                pending: unfinished
-                    .iter()
-                    .map(|&t| dag.name(t).to_string())
-                    .collect(),
-            })
-        } else {
-            Ok(results)
-        }
+        self.run_collecting::<run::NamedMap, _>().await
     }
 
-    /// Waits until no task is alive, reacting to cancellation and the
-    /// workflow timeout. Returns (cancelled, timed out).
-    async fn wait(&self, shared: &Arc<RunShared>) -> (bool, bool) {
-        let deadline = self.timeout.map(|t| tokio::time::Instant::now() + t);
-        let mut cancelled = false;
-        let mut timed_out = false;
-        loop {
-            tokio::select! {
-                () = shared.done.notified() => break,
-                () = shared.token.cancelled(), if !cancelled && !timed_out => {
-                    cancelled = true;
-                    shared.stop(StopKind::Cancelled, || "workflow cancelled".to_string());
-                }
-                () = tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)),
-                    if deadline.is_some() && !timed_out && !cancelled =>
-                {
-                    timed_out = true;
-                    let after = self.timeout.unwrap_or_default();
-                    shared.stop(StopKind::TimedOut, || format!("workflow timed out after {after:?}"));
-                }
-            }
-        }
-        (cancelled || self.cancel.is_cancelled(), timed_out)
-    }
-}
-
-/// What a finished run leaves behind.
-struct Outcomes {
-    /// Per task; results were moved out into `results`.
-    records: Box<[OnceLock<Finished>]>,
-    results: HashMap<String, Value>,
-    counts: StatusCounts,
-    /// Tasks without a final record (only after an engine bug).
-    unfinished: Vec<TaskId>,
-}
-
-/// Takes the final records and builds the results map (with the names in
-/// `keys`, by task index) in one pass, moving values out of the shared
-/// state when no one else holds it (the normal case).
-fn take_outcomes(shared: Arc<RunShared>, keys: Vec<String>) -> Outcomes {
-    let mut records = match Arc::try_unwrap(shared) {
-        Ok(run) => run.finished,
-        Err(run) => run.finished.to_vec().into_boxed_slice(),
-    };
-    let mut results = HashMap::with_capacity(records.len());
-    let mut counts = StatusCounts::default();
-    let mut unfinished = Vec::new();
-    for (i, (key, record)) in keys.into_iter().zip(records.iter_mut()).enumerate() {
-        let Some(finished) = record.get_mut() else {
-            unfinished.push(TaskId::from_index(i));
-            counts.cancelled += 1;
-            continue;
-        };
-        match finished.status {
-            TaskStatus::Completed => counts.completed += 1,
-            TaskStatus::Failed => counts.failed += 1,
-            TaskStatus::Skipped => counts.skipped += 1,
-            _ => counts.cancelled += 1,
-        }
-        if let Some(output) = finished.output.take() {
-            results.insert(key, output.into_value());
-        }
-    }
-    Outcomes {
-        records,
-        results,
-        counts,
-        unfinished,
+    /// Like [`run`](Self::run), but returns the results indexed by task,
+    /// keyed by the graph's own names: no per-task allocation, iteration in
+    /// insertion order. The cheaper choice for large workflows.
+    ///
+    /// ```
+    /// use dagflow::{TaskContext, TaskOptions, Workflow};
+    /// use serde_json::json;
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let mut wf = Workflow::new("indexed");
+    /// wf.add_task("a", |_c: TaskContext| async { Ok::<_, String>(json!(1)) }, TaskOptions::new())
+    ///   .add_task("b", |_c: TaskContext| async { Ok::<_, String>(json!(2)) }, TaskOptions::new());
+    /// let results = wf.run_results().await?;
+    /// assert_eq!(results.get("b"), Some(&json!(2)));
+    /// assert_eq!(results.keys().collect::<Vec<_>>(), ["a", "b"]);
+    /// # Ok::<(), dagflow::WorkflowError>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn run_results(&mut self) -> Result<RunResults, WorkflowError> {
+        self.run_collecting::<RunResults, _>().await
     }
 }
 

@@ -510,7 +510,10 @@ mod tests {
     fn drive_future_stays_small() {
         let future = drive(ActiveGuard(None), TaskId::from_index(0));
         let size = std::mem::size_of_val(&future);
-        eprintln!("drive future: {size} bytes, record: {} bytes", std::mem::size_of::<OnceLock<Finished>>());
+        eprintln!(
+            "drive future: {size} bytes, record: {} bytes",
+            std::mem::size_of::<OnceLock<Finished>>()
+        );
         assert!(size <= 160, "the drive future grew to {size} bytes");
         assert!(std::mem::size_of::<OnceLock<Finished>>() <= 64);
     }
