@@ -112,6 +112,7 @@ fn run_size(
         if level == Synchronous::Normal && only != Some("record-normal") {
             drop(store);
             if std::env::var_os("BENCH_DEBUG").is_some() {
+                std::fs::copy(&path, "/tmp/sqlite-bench/debug.db")?;
                 let conn = rusqlite::Connection::open(&path)?;
                 let mut stmt = conn.prepare("SELECT s.step_key, s.workflow_name, s.step_name, s.completed, (SELECT sum(count) FROM step_duration_buckets b WHERE b.step_key = s.step_key), (SELECT sum(count) FROM step_duration_counts c WHERE c.step_key = s.step_key) FROM step_stats s")?;
                 let rows = stmt.query_map([], |r| Ok(format!("{:?} {:?} {:?} {:?} {:?} {:?}", r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?, r.get::<_, Option<i64>>(4)?, r.get::<_, Option<i64>>(5)?)))?;

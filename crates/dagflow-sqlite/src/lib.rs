@@ -47,6 +47,7 @@ mod codec;
 mod error;
 mod fast_hash;
 mod lease;
+mod multirow;
 mod options;
 mod queries;
 mod schema;

@@ -7,9 +7,20 @@
 //! starts. Reading a run therefore scans its entries plus the foreign
 //! entries interleaved with them, never more than [`MAX_SPAN_GAP`] in a row.
 
+use std::sync::LazyLock;
+
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::batch::RunMarks;
+use crate::multirow::Template;
+
+static INSERT_SPANS: LazyLock<Template> = LazyLock::new(|| {
+    Template::new(
+        "INSERT INTO run_spans (workflow_id, first_id, last_id)",
+        3,
+        "",
+    )
+});
 
 /// The largest id gap a span bridges.
 pub(crate) const MAX_SPAN_GAP: i64 = 4096;
@@ -29,9 +40,7 @@ pub(crate) fn apply(
     let mut extend = conn.prepare_cached(
         "UPDATE run_spans SET last_id = ?3 WHERE workflow_id = ?1 AND first_id = ?2",
     )?;
-    let mut insert = conn.prepare_cached(
-        "INSERT INTO run_spans (workflow_id, first_id, last_id) VALUES (?1, ?2, ?3)",
-    )?;
+    let mut new_spans: Vec<(&str, i64, i64)> = Vec::new();
     for (run, marks) in runs {
         let Some(&(first, last)) = marks.spans.first() else {
             continue;
@@ -50,13 +59,15 @@ pub(crate) fn apply(
             Some((stored_first, stored_last)) if first - stored_last <= MAX_SPAN_GAP => {
                 extend.execute(params![run, stored_first, last])?;
             }
-            _ => {
-                insert.execute(params![run, first, last])?;
-            }
+            _ => new_spans.push((run, first, last)),
         }
         for &(first, last) in &marks.spans[1..] {
-            insert.execute(params![run, base_id + first, base_id + last])?;
+            new_spans.push((run, base_id + first, base_id + last));
         }
     }
-    Ok(())
+    INSERT_SPANS.execute(conn, &new_spans, |stmt, p, (run, first, last)| {
+        stmt.raw_bind_parameter(p, run)?;
+        stmt.raw_bind_parameter(p + 1, first)?;
+        stmt.raw_bind_parameter(p + 2, last)
+    })
 }

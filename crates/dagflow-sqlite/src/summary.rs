@@ -13,10 +13,29 @@
 //! the k-th duration and how many smaller ones precede it; the exact value
 //! is then found among that bucket's distinct durations only.
 
+use std::sync::LazyLock;
+
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::codec::{COMPLETED, STEP_COMPLETE, WORKFLOW_COMPLETE};
 use crate::fast_hash::FastMap;
+use crate::multirow::Template;
+
+static UPSERT_DURATIONS: LazyLock<Template> = LazyLock::new(|| {
+    Template::new(
+        "INSERT INTO step_duration_counts (step_key, duration_us, count)",
+        3,
+        "ON CONFLICT (step_key, duration_us) DO UPDATE SET count = count + excluded.count",
+    )
+});
+
+static UPSERT_BUCKETS: LazyLock<Template> = LazyLock::new(|| {
+    Template::new(
+        "INSERT INTO step_duration_buckets (step_key, bucket, count)",
+        3,
+        "ON CONFLICT (step_key, bucket) DO UPDATE SET count = count + excluded.count",
+    )
+});
 
 /// Sub-bucket bits: each power of two above 2^BITS is split in 2^BITS.
 const BITS: u32 = 6;
@@ -213,14 +232,6 @@ impl SummaryDelta {
                 max_us = CASE WHEN max_us IS NULL OR ?9 > max_us THEN ?9 ELSE max_us END
              WHERE step_key = ?1",
         )?;
-        let mut duration_upsert = conn.prepare_cached(
-            "INSERT INTO step_duration_counts (step_key, duration_us, count) VALUES (?1, ?2, ?3)
-             ON CONFLICT (step_key, duration_us) DO UPDATE SET count = count + excluded.count",
-        )?;
-        let mut bucket_upsert = conn.prepare_cached(
-            "INSERT INTO step_duration_buckets (step_key, bucket, count) VALUES (?1, ?2, ?3)
-             ON CONFLICT (step_key, bucket) DO UPDATE SET count = count + excluded.count",
-        )?;
         let mut workflow_upsert = conn.prepare_cached(
             "INSERT INTO workflow_stats (workflow_name, finished, succeeded, total_duration_us,
                                          total_steps)
@@ -231,7 +242,9 @@ impl SummaryDelta {
                 total_duration_us = total_duration_us + excluded.total_duration_us,
                 total_steps = total_steps + excluded.total_steps",
         )?;
-        let mut sorted: Vec<(i64, i64)> = Vec::new();
+        // (step key, duration or bucket, count), in key order.
+        let mut durations_delta: Vec<(i64, i64, i64)> = Vec::new();
+        let mut buckets_delta: Vec<(i64, i64, i64)> = Vec::new();
         for (workflow_name, name) in &self.by_name {
             let w = name.workflow;
             workflow_upsert.execute(params![
@@ -266,30 +279,26 @@ impl SummaryDelta {
                 let Some(durations) = name.durations.get(step_name) else {
                     continue;
                 };
-                sorted.clear();
-                sorted.extend(durations.iter().map(|(d, c)| (*d, *c)));
-                sorted.sort_unstable();
-                for &(duration, count) in &sorted {
-                    duration_upsert.execute(params![key, duration, count])?;
-                }
+                let first = durations_delta.len();
+                durations_delta.extend(durations.iter().map(|(d, c)| (key, *d, *c)));
+                durations_delta[first..].sort_unstable();
                 // Durations are sorted, so each bucket's are adjacent.
-                let mut current: Option<(i64, i64)> = None;
-                for &(duration, count) in &sorted {
+                for &(_, duration, count) in &durations_delta[first..] {
                     let bucket = duration_bucket(duration);
-                    current = match current {
-                        Some((b, n)) if b == bucket => Some((b, n + count)),
-                        Some((b, n)) => {
-                            bucket_upsert.execute(params![key, b, n])?;
-                            Some((bucket, count))
-                        }
-                        None => Some((bucket, count)),
-                    };
-                }
-                if let Some((b, n)) = current {
-                    bucket_upsert.execute(params![key, b, n])?;
+                    match buckets_delta.last_mut() {
+                        Some((k, b, n)) if *k == key && *b == bucket => *n += count,
+                        _ => buckets_delta.push((key, bucket, count)),
+                    }
                 }
             }
         }
+        let bind = |stmt: &mut rusqlite::CachedStatement<'_>, p: usize, row: &(i64, i64, i64)| {
+            stmt.raw_bind_parameter(p, row.0)?;
+            stmt.raw_bind_parameter(p + 1, row.1)?;
+            stmt.raw_bind_parameter(p + 2, row.2)
+        };
+        UPSERT_DURATIONS.execute(conn, &durations_delta, bind)?;
+        UPSERT_BUCKETS.execute(conn, &buckets_delta, bind)?;
         if self.entries != 0 {
             conn.prepare_cached(
                 "INSERT INTO journal_counters (name, value) VALUES ('entries', ?1)

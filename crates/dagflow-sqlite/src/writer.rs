@@ -14,6 +14,7 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
+use std::sync::LazyLock;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -25,6 +26,7 @@ use crate::codec::Row;
 use crate::error::SqliteError;
 use crate::fast_hash::FastMap;
 use crate::lease::{self, LeaseKind, Owner};
+use crate::multirow::Template;
 use crate::spans;
 use crate::summary::SummaryDelta;
 
@@ -115,65 +117,37 @@ pub(crate) struct Writer {
     pub checkpointer: Nudge,
 }
 
-/// Rows per multi-row `INSERT` statement (13 parameters each).
-const ROWS_PER_STATEMENT: usize = 32;
-
-fn insert_sql(rows: usize) -> String {
-    let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; rows].join(", ");
-    format!(
+/// The entry insert (13 parameters per row).
+static INSERT_ENTRIES: LazyLock<Template> = LazyLock::new(|| {
+    Template::new(
         "INSERT INTO entries (id, workflow_id, workflow_name, event_type, step_name, status,
                               timestamp_ms, duration_ms, duration_us, attempt, error, result,
-                              details)
-         VALUES {values}"
+                              details)",
+        13,
+        "",
     )
-}
+});
 
-/// Inserts `rows` with ids from `next_id`, 32 rows per statement.
-fn insert_rows(
-    conn: &Connection,
-    rows: &[Row],
-    next_id: i64,
-    many: &str,
-    one: &str,
-) -> rusqlite::Result<()> {
+/// Inserts `rows` with ids from `next_id`.
+fn insert_rows(conn: &Connection, rows: &[Row], next_id: i64) -> rusqlite::Result<()> {
     let mut id = next_id;
-    let mut blocks = rows.chunks_exact(ROWS_PER_STATEMENT);
-    let mut bind =
-        |stmt: &mut rusqlite::CachedStatement<'_>, block: &[Row]| -> rusqlite::Result<()> {
-            let mut p = 1;
-            for row in block {
-                stmt.raw_bind_parameter(p, id)?;
-                stmt.raw_bind_parameter(p + 1, &row.workflow_id)?;
-                stmt.raw_bind_parameter(p + 2, &row.workflow_name)?;
-                stmt.raw_bind_parameter(p + 3, row.event_type)?;
-                stmt.raw_bind_parameter(p + 4, &row.step_name)?;
-                stmt.raw_bind_parameter(p + 5, row.status)?;
-                stmt.raw_bind_parameter(p + 6, row.timestamp_ms)?;
-                stmt.raw_bind_parameter(p + 7, row.duration_ms)?;
-                stmt.raw_bind_parameter(p + 8, row.duration_us)?;
-                stmt.raw_bind_parameter(p + 9, row.attempt)?;
-                stmt.raw_bind_parameter(p + 10, &row.error)?;
-                stmt.raw_bind_parameter(p + 11, &row.result)?;
-                stmt.raw_bind_parameter(p + 12, &row.details)?;
-                p += 13;
-                id += 1;
-            }
-            stmt.raw_execute().map(|_| ())
-        };
-    if rows.len() >= ROWS_PER_STATEMENT {
-        let mut stmt = conn.prepare_cached(many)?;
-        for block in &mut blocks {
-            bind(&mut stmt, block)?;
-        }
-    }
-    let rest = blocks.remainder();
-    if !rest.is_empty() {
-        let mut stmt = conn.prepare_cached(one)?;
-        for row in rest {
-            bind(&mut stmt, std::slice::from_ref(row))?;
-        }
-    }
-    Ok(())
+    INSERT_ENTRIES.execute(conn, rows, |stmt, p, row| {
+        stmt.raw_bind_parameter(p, id)?;
+        stmt.raw_bind_parameter(p + 1, &row.workflow_id)?;
+        stmt.raw_bind_parameter(p + 2, &row.workflow_name)?;
+        stmt.raw_bind_parameter(p + 3, row.event_type)?;
+        stmt.raw_bind_parameter(p + 4, &row.step_name)?;
+        stmt.raw_bind_parameter(p + 5, row.status)?;
+        stmt.raw_bind_parameter(p + 6, row.timestamp_ms)?;
+        stmt.raw_bind_parameter(p + 7, row.duration_ms)?;
+        stmt.raw_bind_parameter(p + 8, row.duration_us)?;
+        stmt.raw_bind_parameter(p + 9, row.attempt)?;
+        stmt.raw_bind_parameter(p + 10, &row.error)?;
+        stmt.raw_bind_parameter(p + 11, &row.result)?;
+        stmt.raw_bind_parameter(p + 12, &row.details)?;
+        id += 1;
+        Ok(())
+    })
 }
 
 impl Writer {
@@ -189,7 +163,6 @@ impl Writer {
         let heartbeat_every = self.lease_ttl / 3;
         let mut next_heartbeat = Instant::now() + heartbeat_every;
         let mut deferred: Option<Command> = None;
-        let statements = (insert_sql(ROWS_PER_STATEMENT), insert_sql(1));
         loop {
             let command = match deferred.take() {
                 Some(command) => command,
@@ -228,7 +201,7 @@ impl Writer {
                             Err(_) => break,
                         }
                     }
-                    self.append_group(group, &statements);
+                    self.append_group(group);
                 }
                 Command::Clear { reply } => {
                     let _ = reply.send(self.clear());
@@ -268,8 +241,8 @@ impl Writer {
         move |e| SqliteError::classify(&self.path, context.clone(), e, self.busy_ms)
     }
 
-    fn append_group(&mut self, mut group: Vec<Pending>, statements: &(String, String)) {
-        let outcome = self.write(&mut group, statements);
+    fn append_group(&mut self, mut group: Vec<Pending>) {
+        let outcome = self.write(&mut group);
         if group.len() == 1 || outcome.is_ok() {
             let mut outcome = Some(outcome);
             for pending in group {
@@ -287,7 +260,7 @@ impl Writer {
         );
         for pending in group {
             let mut alone = vec![pending];
-            let outcome = self.write(&mut alone, statements);
+            let outcome = self.write(&mut alone);
             if let Some(pending) = alone.pop() {
                 let _ = pending.reply.send(outcome);
             }
@@ -297,11 +270,7 @@ impl Writer {
     /// Writes the appends of `group` in order, with their summary, span and
     /// lease changes, in one transaction. Streamed parts are received (and
     /// kept, for a retry) as they arrive.
-    fn write(
-        &mut self,
-        group: &mut [Pending],
-        statements: &(String, String),
-    ) -> Result<(), SqliteError> {
+    fn write(&mut self, group: &mut [Pending]) -> Result<(), SqliteError> {
         let count: usize = group.iter().map(|p| p.entries).sum();
         let (path, busy_ms) = (self.path.clone(), self.busy_ms);
         let err =
@@ -319,14 +288,13 @@ impl Writer {
         for pending in group.iter_mut() {
             bases.push(next_id);
             for rows in &pending.chunks {
-                insert_rows(&tx, rows, next_id, &statements.0, &statements.1).map_err(err)?;
+                insert_rows(&tx, rows, next_id).map_err(err)?;
                 next_id += rows.len() as i64;
             }
             while let Some(stream) = &pending.stream {
                 match stream.recv() {
                     Ok(Part::Rows(rows)) => {
-                        insert_rows(&tx, &rows, next_id, &statements.0, &statements.1)
-                            .map_err(err)?;
+                        insert_rows(&tx, &rows, next_id).map_err(err)?;
                         next_id += rows.len() as i64;
                         pending.entries += rows.len();
                         pending.chunks.push(rows);

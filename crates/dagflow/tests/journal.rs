@@ -568,3 +568,41 @@ fn memory_store_queries_keep_journal_order_across_its_internal_chunks() {
     .collect();
     assert_eq!(last_three, expected);
 }
+
+#[tokio::test]
+async fn fail_fast_run_is_journaled_as_failed_not_cancelled() {
+    use dagflow::{TaskContext, TaskOptions, Workflow};
+
+    let journal = WorkflowJournal::in_memory();
+    let mut wf = Workflow::new("stops-early");
+    wf.add_task(
+        "breaks",
+        |_: TaskContext| async { Err::<Value, _>("boom") },
+        TaskOptions::new(),
+    )
+    .add_task(
+        "slow",
+        |ctx: TaskContext| async move {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(5)) => Ok::<_, String>(json!(1)),
+                _ = ctx.cancellation().cancelled() => Err("stopped".to_string()),
+            }
+        },
+        TaskOptions::new(),
+    )
+    .add_task(
+        "after",
+        |_: TaskContext| async { Ok::<_, String>(json!(2)) },
+        TaskOptions::new().depends_on(["slow"]),
+    );
+    wf.observe(Arc::new(journal.clone()));
+    let _ = wf.run().await;
+    let summary = wf.summary();
+    assert!(!summary.success);
+
+    let completions = journal.by_event_type(EventType::WorkflowComplete).unwrap();
+    assert_eq!(completions.len(), 1);
+    assert_eq!(completions[0].status, EntryStatus::Failed);
+    let runs = journal.store().runs(&QueryFilter::all(), 10).unwrap();
+    assert_eq!(runs[0].status, EntryStatus::Failed);
+}

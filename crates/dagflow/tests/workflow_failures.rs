@@ -419,3 +419,32 @@ async fn summary_before_any_run_lists_pending_tasks() {
     assert_eq!(s.task("a").unwrap().status, TaskStatus::Pending);
     assert!(s.run_id.is_none() && !s.success);
 }
+
+#[tokio::test(start_paused = true)]
+async fn fail_fast_stops_pending_retries() {
+    let mut wf = Workflow::new("stop-retries");
+    wf.add_task(
+        "flaky",
+        |_ctx: TaskContext| async { Err::<Value, _>("flaky failure") },
+        TaskOptions::new().retry(RetryPolicy::default().initial_delay(Duration::from_secs(10))),
+    )
+    .add_task(
+        "fails_later",
+        |_ctx: TaskContext| async {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            Err::<Value, _>("broken")
+        },
+        TaskOptions::new(),
+    );
+    let start = tokio::time::Instant::now();
+    wf.run().await.unwrap();
+    // The 10 s retry wait was cut short by the other task's failure.
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        start.elapsed()
+    );
+    let flaky = wf.summary().task("flaky").unwrap().clone();
+    assert_eq!((flaky.status, flaky.attempts), (TaskStatus::Failed, 1));
+    assert_eq!(flaky.error.as_deref(), Some("flaky failure"));
+}

