@@ -42,6 +42,19 @@ fn ratio(records: &[Record], a: Engine, wa: &str, b: Engine, wb: &str) -> Option
     (b.run_ms > 0.0).then(|| a.run_ms / b.run_ms)
 }
 
+/// `a`'s build + run time over `b`'s, as a note next to a run-time ratio.
+fn total_note(records: &[Record], a: Engine, b: Engine, workload: &str) -> String {
+    match (find(records, a, workload), find(records, b, workload)) {
+        (Some(a), Some(b)) if b.build_ms + b.run_ms > 0.0 => {
+            format!(
+                "build+run {:.2} x",
+                (a.build_ms + a.run_ms) / (b.build_ms + b.run_ms)
+            )
+        }
+        _ => String::new(),
+    }
+}
+
 fn is_graph_workload(w: &Workload) -> bool {
     w.sleep().is_none()
 }
@@ -62,7 +75,11 @@ pub fn evaluate(records: &[Record]) -> Vec<Check> {
         let (measured, note) = match fastest_peer {
             Some((peer, _)) => (
                 ratio(records, Engine::DagflowAsync, w.name, peer, w.name),
-                format!("fastest peer: {}", peer.name()),
+                format!(
+                    "fastest peer: {}; {}",
+                    peer.name(),
+                    total_note(records, Engine::DagflowAsync, peer, w.name)
+                ),
             ),
             None => (None, "no peer can run it".to_string()),
         };
@@ -84,7 +101,7 @@ pub fn evaluate(records: &[Record]) -> Vec<Check> {
             ),
             limit: 1.5,
             unit: "x",
-            note: String::new(),
+            note: total_note(records, Engine::DagflowAsync, Engine::RefTokio, w.name),
         });
         checks.push(Check {
             what: format!("sync WorkflowRunner vs ref-sync, {}", w.name),
@@ -97,7 +114,7 @@ pub fn evaluate(records: &[Record]) -> Vec<Check> {
             ),
             limit: 1.5,
             unit: "x",
-            note: String::new(),
+            note: total_note(records, Engine::DagflowSync, Engine::RefSync, w.name),
         });
     }
     for big in ["chain-1000000", "chain-1000000-reverse"] {
@@ -185,7 +202,8 @@ mod tests {
         let checks = evaluate(&records);
         let c = check(&checks, "async Workflow vs fastest peer, layered-100x1000");
         assert_eq!(c.measured, Some(1.5));
-        assert_eq!(c.note, "fastest peer: dagx");
+        // Build 1 ms each: (1 + 30) / (1 + 20).
+        assert_eq!(c.note, "fastest peer: dagx; build+run 1.48 x");
         assert_eq!(c.met(), Some(false));
     }
 

@@ -149,7 +149,7 @@ fn run_size(
         });
         println!(
             "record, one run per append, {threads} threads: {}",
-            rate(entries.len(), start.elapsed())
+            measured(entries.len(), start, cpu)
         );
         assert_eq!(store.entry_count()? as usize, entries.len());
         drop(store);
@@ -166,7 +166,7 @@ fn run_size(
         }
         println!(
             "record, one entry per append, 1 thread: {}",
-            rate(subset.len(), start.elapsed())
+            measured(subset.len(), start, cpu)
         );
         drop(store);
         std::fs::remove_file(&path)?;

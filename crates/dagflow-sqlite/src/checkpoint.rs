@@ -6,6 +6,13 @@
 //! therefore disables it and, after its commits, wakes this thread, which
 //! runs a `PASSIVE` checkpoint on its own connection (at most every
 //! [`MIN_INTERVAL`]) while the writer goes on committing.
+//!
+//! Under a steady stream of commits such a checkpoint never catches up with
+//! the end of the log, and the log only restarts from its beginning once a
+//! checkpoint has. So when the log file passes [`WAL_LIMIT_BYTES`], the
+//! writer checkpoints the (by then small) rest itself between two
+//! transactions; the log then restarts and is truncated to
+//! [`WAL_KEEP_BYTES`].
 
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
@@ -13,6 +20,12 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
+
+/// Log size past which the writer checkpoints itself.
+pub(crate) const WAL_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Size the log is truncated to when it restarts (`journal_size_limit`).
+pub(crate) const WAL_KEEP_BYTES: i64 = 16 * 1024 * 1024;
 
 /// The shortest pause between two checkpoints.
 pub(crate) const MIN_INTERVAL: Duration = Duration::from_millis(100);

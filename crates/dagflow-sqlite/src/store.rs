@@ -160,6 +160,9 @@ impl SqliteStore {
         {
             return Err(SqliteError::ReadOnly { path });
         }
+        if let Ok(size) = std::env::var("DAGFLOW_PAGE_SIZE") {
+            conn.pragma_update(None, "page_size", size.parse::<i64>().unwrap_or(4096)).map_err(err("page size"))?;
+        }
         let mode: String = conn
             .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
             .map_err(err("switching to WAL mode"))?;
@@ -187,7 +190,7 @@ impl SqliteStore {
         // Checkpoints run on their own thread (see checkpoint.rs).
         conn.pragma_update(None, "wal_autocheckpoint", 0)
             .map_err(err("disabling automatic checkpoints"))?;
-        conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)
+        conn.pragma_update(None, "journal_size_limit", checkpoint::WAL_KEEP_BYTES)
             .map_err(err("limiting the write-ahead log"))?;
         schema::migrate(&mut conn, &path, LATEST_VERSION, busy_ms)?;
         conn.set_prepared_statement_cache_capacity(32);
@@ -208,6 +211,7 @@ impl SqliteStore {
             max_batch_entries: options.max_batch_entries,
             held: HashSet::new(),
             checkpointer,
+            wal_path: wal_path(&path),
         };
         let writer_thread = writer.spawn(receiver).map_err(thread_error)?;
         Ok(SqliteStore {
@@ -382,6 +386,13 @@ impl SqliteStore {
         }
         outcome
     }
+}
+
+/// The write-ahead log of the journal at `path`.
+fn wal_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push("-wal");
+    PathBuf::from(name)
 }
 
 /// Opens a connection for queries.

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, TransactionBehavior};
 
 use crate::batch::{RunChange, Tail};
-use crate::checkpoint::Nudge;
+use crate::checkpoint::{self, Nudge};
 use crate::codec::Row;
 use crate::error::SqliteError;
 use crate::fast_hash::FastMap;
@@ -115,6 +115,8 @@ pub(crate) struct Writer {
     pub held: HashSet<String>,
     /// Wakes the checkpointer after commits.
     pub checkpointer: Nudge,
+    /// The write-ahead log file, watched for growth.
+    pub wal_path: PathBuf,
 }
 
 /// The entry insert (13 parameters per row).
@@ -359,7 +361,7 @@ impl Writer {
             .map(|(id, _)| *id);
         lease::apply_run_changes(&tx, started, finished, &self.owner, ttl_ms).map_err(err)?;
         tx.commit().map_err(err)?;
-        self.checkpointer.nudge();
+        self.after_commit();
         for (id, change) in changes {
             match change {
                 RunChange::Started => {
@@ -371,6 +373,23 @@ impl Writer {
             }
         }
         Ok(())
+    }
+
+    /// Wakes the checkpointer; if the log still grew past
+    /// [`checkpoint::WAL_LIMIT_BYTES`] (its checkpoints never catch up while
+    /// commits keep coming), checkpoints here, between transactions, so
+    /// that the next commit can restart the log from its beginning.
+    fn after_commit(&mut self) {
+        self.checkpointer.nudge();
+        let size = std::fs::metadata(&self.wal_path).map_or(0, |m| m.len());
+        if size > checkpoint::WAL_LIMIT_BYTES {
+            if let Err(e) = self
+                .conn
+                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+            {
+                tracing::warn!(path = %self.path.display(), error = %e, "checkpoint failed; retrying after the next commit");
+            }
+        }
     }
 
     fn clear(&mut self) -> Result<(), SqliteError> {

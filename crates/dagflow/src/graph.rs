@@ -98,17 +98,15 @@ pub enum GraphError {
     #[error(transparent)]
     Cycle(#[from] CycleError),
     /// More tasks than a `u32` index can hold.
-    #[error("a workflow holds at most {max} tasks", max = u32::MAX - 1)]
+    #[error("a workflow holds at most {max} tasks and dependencies", max = UNRESOLVED - 1)]
     TooManyTasks,
 }
 
-/// A dependency as given to the builder: resolved at once when the target is
-/// already known (the common, topologically ordered case), by name otherwise.
-#[derive(Debug, Clone)]
-enum PendingDep {
-    Id(TaskId),
-    Name(Box<str>),
-}
+/// Marks an entry of `DagBuilder::deps` as an index into `unresolved`
+/// rather than a task id: a dependency is resolved at once when its target is
+/// already known (the common, topologically ordered case), kept by name
+/// otherwise. Four bytes per dependency keeps large graphs small.
+const UNRESOLVED: u32 = 1 << 31;
 
 /// Collects tasks and their dependencies, then validates them into a [`Dag`].
 #[derive(Debug, Default, Clone)]
@@ -116,7 +114,8 @@ pub struct DagBuilder {
     names: Vec<Arc<str>>,
     index: HashMap<Arc<str>, TaskId>,
     dep_start: Vec<u32>,
-    deps: Vec<PendingDep>,
+    deps: Vec<u32>,
+    unresolved: Vec<Box<str>>,
 }
 
 impl DagBuilder {
@@ -132,6 +131,7 @@ impl DagBuilder {
             index: HashMap::with_capacity(tasks),
             dep_start: Vec::with_capacity(tasks + 1),
             deps: Vec::with_capacity(edges),
+            unresolved: Vec::new(),
         }
     }
 
@@ -172,7 +172,7 @@ impl DagBuilder {
         if self.index.contains_key(name.as_str()) {
             return Err(GraphError::DuplicateTask { name });
         }
-        if self.names.len() >= (u32::MAX - 1) as usize {
+        if self.names.len() >= (UNRESOLVED - 1) as usize {
             return Err(GraphError::TooManyTasks);
         }
         let id = TaskId(self.names.len() as u32);
@@ -183,8 +183,14 @@ impl DagBuilder {
         for dep in dependencies {
             let dep = dep.as_ref();
             let pending = match self.index.get(dep) {
-                Some(&d) => PendingDep::Id(d),
-                None => PendingDep::Name(dep.into()),
+                Some(&d) => d.0,
+                None => {
+                    if self.unresolved.len() >= (UNRESOLVED - 1) as usize {
+                        return Err(GraphError::TooManyTasks);
+                    }
+                    self.unresolved.push(dep.into());
+                    UNRESOLVED | (self.unresolved.len() as u32 - 1)
+                }
             };
             self.deps.push(pending);
         }
@@ -211,10 +217,12 @@ impl DagBuilder {
         dep_start.push(0u32);
         for i in 0..n {
             let range = self.dep_start[i] as usize..self.dep_start[i + 1] as usize;
-            for pending in &self.deps[range] {
-                let d = match pending {
-                    PendingDep::Id(d) => *d,
-                    PendingDep::Name(name) => match self.index.get(&**name) {
+            for &pending in &self.deps[range] {
+                let d = if pending & UNRESOLVED == 0 {
+                    TaskId(pending)
+                } else {
+                    let name = &self.unresolved[(pending & !UNRESOLVED) as usize];
+                    match self.index.get(&**name) {
                         Some(&d) => d,
                         None => {
                             return Err(GraphError::UnknownDependency {
@@ -222,7 +230,7 @@ impl DagBuilder {
                                 dependency: name.to_string(),
                             })
                         }
-                    },
+                    }
                 };
                 if seen[d.index()] != i as u32 + 1 {
                     seen[d.index()] = i as u32 + 1;
@@ -232,6 +240,8 @@ impl DagBuilder {
             dep_start.push(deps.len() as u32);
         }
         drop(seen);
+        drop(self.deps);
+        drop(self.unresolved);
 
         // Reverse adjacency (dependents), in CSR form; filling in task order
         // keeps each task's dependents sorted by insertion order.

@@ -1,7 +1,8 @@
 //! dagflow's async `Workflow`, optionally with a `WorkflowJournal` on an
 //! in-memory store attached as an observer. Tasks are added by name with
-//! `TaskOptions::depends_on`; `run()` validates the graph and runs it, so
-//! validation is part of the run time, as for the peers.
+//! `TaskOptions::depends_on`, then `validate()` turns them into the checked
+//! graph (part of `build`, as the references build their adjacency arrays
+//! there); `run()` reuses it.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use serde_json::Value;
 use super::{body, BenchError, Ctx, Sample};
 use crate::workload::GraphSpec;
 
-fn build(ctx: &Ctx<'_>, journal: bool) -> Workflow {
+fn build(ctx: &Ctx<'_>, journal: bool) -> Result<Workflow, BenchError> {
     let spec = ctx.spec;
     let sleep = spec.sleep();
     let mut wf = Workflow::new(spec.workload.name);
@@ -33,7 +34,8 @@ fn build(ctx: &Ctx<'_>, journal: bool) -> Workflow {
             options,
         );
     }
-    wf
+    wf.validate().map_err(|e| ctx.failed(e))?;
+    Ok(wf)
 }
 
 pub(super) fn measure(
@@ -42,7 +44,7 @@ pub(super) fn measure(
     journal: bool,
 ) -> Result<Sample, BenchError> {
     let start = Instant::now();
-    let mut wf = build(ctx, journal);
+    let mut wf = build(ctx, journal)?;
     let build = start.elapsed();
     let (run, outcome) = rt.block_on(async {
         let start = Instant::now();

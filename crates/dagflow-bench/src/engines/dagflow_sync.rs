@@ -1,5 +1,7 @@
 //! dagflow's sync `WorkflowRunner`: steps added by name with their
-//! dependencies; `run()` validates (Kahn order) and runs every step inline.
+//! dependencies, then `validate()` builds the checked plan (part of `build`,
+//! as the sync reference builds its adjacency arrays there); `run()` reuses
+//! it and runs every step inline in Kahn order.
 
 use std::convert::Infallible;
 use std::time::Instant;
@@ -20,6 +22,7 @@ fn build(ctx: &Ctx<'_>) -> Result<WorkflowRunner, BenchError> {
             .action(move |_ctx: &mut WorkflowContext| Ok::<_, Infallible>(Value::from(value)));
         runner.add_step(step).map_err(|e| ctx.failed(e))?;
     }
+    runner.validate().map_err(|e| ctx.failed(e))?;
     Ok(runner)
 }
 

@@ -7,19 +7,26 @@ use std::sync::Arc;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;
 
-use super::run::Collector;
+use super::run::{Collector, Records};
 use crate::graph::{Dag, TaskId};
 
 /// The result of every completed task of a run (restored ones included),
 /// stored by task index and named by the graph's own names.
 ///
-/// Unlike a `HashMap<String, Value>` it allocates nothing per task, and it
-/// iterates in insertion order. It serialises as a JSON object.
-#[derive(Debug, Clone)]
+/// Unlike a `HashMap<String, Value>` it allocates nothing per task (it
+/// shares the run's own records), and it iterates in insertion order. It
+/// serialises as a JSON object.
+#[derive(Clone)]
 pub struct RunResults {
     dag: Arc<Dag>,
-    values: Vec<Option<Value>>,
+    records: Records,
     len: usize,
+}
+
+impl std::fmt::Debug for RunResults {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
 }
 
 impl RunResults {
@@ -30,7 +37,7 @@ impl RunResults {
 
     /// The result of the task with index `id`, if it completed.
     pub fn get_id(&self, id: TaskId) -> Option<&Value> {
-        self.values.get(id.index())?.as_ref()
+        Some(self.records.get(id.index())?.get()?.output.as_ref()?.get())
     }
 
     /// Whether task `name` completed.
@@ -52,8 +59,7 @@ impl RunResults {
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> + '_ {
         self.dag
             .ids()
-            .zip(&self.values)
-            .filter_map(|(t, v)| Some((self.dag.name(t), v.as_ref()?)))
+            .filter_map(|t| Some((self.dag.name(t), self.get_id(t)?)))
     }
 
     /// Names of the completed tasks, in insertion order.
@@ -63,17 +69,15 @@ impl RunResults {
 
     /// Results of the completed tasks, in insertion order.
     pub fn values(&self) -> impl Iterator<Item = &Value> + '_ {
-        self.values.iter().flatten()
+        self.iter().map(|(_, v)| v)
     }
 
     /// The results as a map by name (what [`run`](super::Workflow::run)
     /// returns).
     pub fn into_map(self) -> HashMap<String, Value> {
         let mut map = HashMap::with_capacity(self.len);
-        for (t, value) in self.dag.ids().zip(self.values) {
-            if let Some(value) = value {
-                map.insert(self.dag.name(t).to_string(), value);
-            }
+        for (name, value) in self.iter() {
+            map.insert(name.to_string(), value.clone());
         }
         map
     }
@@ -106,16 +110,16 @@ impl Collector for RunResults {
     fn prepare(dag: &Arc<Dag>) -> Self {
         RunResults {
             dag: Arc::clone(dag),
-            values: vec![None; dag.len()],
+            records: Arc::new([]),
             len: 0,
         }
     }
 
-    fn add(&mut self, id: TaskId, value: Value) {
-        if let Some(slot) = self.values.get_mut(id.index()) {
-            if slot.replace(value).is_none() {
-                self.len += 1;
-            }
+    fn collect(self, records: &mut Records, completed: usize) -> Self {
+        RunResults {
+            dag: self.dag,
+            records: Arc::clone(records),
+            len: completed,
         }
     }
 }

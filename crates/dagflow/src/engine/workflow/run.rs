@@ -12,36 +12,58 @@ use super::error::WorkflowError;
 use super::scheduler::{Finished, RunSetup, RunShared, StopKind};
 use super::summary::RunReport;
 use super::Workflow;
-use crate::event::{RunDefinition, StatusCounts, TaskStatus, WorkflowEvent};
-use crate::graph::{Dag, TaskId};
+use crate::event::{RunDefinition, WorkflowEvent};
+use crate::graph::Dag;
+
+/// The final records of a run, shared by the results and the report.
+pub(super) type Records = Arc<[OnceLock<Finished>]>;
 
 /// How a run hands its results back.
 pub(super) trait Collector: Sized {
     /// Called while the tasks run (work done here overlaps with them).
     fn prepare(dag: &Arc<Dag>) -> Self;
-    /// Takes the result of task `id`; called once per completed task, in
-    /// index order.
-    fn add(&mut self, id: TaskId, value: Value);
+    /// Takes the results out of (or a handle to) the final records;
+    /// `completed` tasks have one.
+    fn collect(self, records: &mut Records, completed: usize) -> Self;
 }
 
 /// The `HashMap<String, Value>` of [`Workflow::run`]: keys are allocated
-/// in `prepare`.
+/// in `prepare`, values moved out of the records in `collect`.
 pub(super) struct NamedMap {
-    keys: Vec<Option<String>>,
+    keys: Vec<String>,
     map: HashMap<String, Value>,
 }
 
 impl Collector for NamedMap {
     fn prepare(dag: &Arc<Dag>) -> Self {
         NamedMap {
-            keys: dag.names().map(|n| Some(n.to_string())).collect(),
-            map: HashMap::with_capacity(dag.len()),
+            keys: dag.names().map(str::to_string).collect(),
+            map: HashMap::new(),
         }
     }
 
-    fn add(&mut self, id: TaskId, value: Value) {
-        if let Some(key) = self.keys.get_mut(id.index()).and_then(Option::take) {
-            self.map.insert(key, value);
+    fn collect(self, records: &mut Records, completed: usize) -> Self {
+        let mut map = HashMap::with_capacity(completed);
+        match Arc::get_mut(records) {
+            Some(records) => {
+                for (key, record) in self.keys.into_iter().zip(records.iter_mut()) {
+                    if let Some(output) = record.get_mut().and_then(|f| f.output.take()) {
+                        map.insert(key, output.into_value());
+                    }
+                }
+            }
+            // Someone kept a task context: copy instead of moving.
+            None => {
+                for (key, record) in self.keys.into_iter().zip(records.iter()) {
+                    if let Some(output) = record.get().and_then(|f| f.output.as_ref()) {
+                        map.insert(key, output.get().clone());
+                    }
+                }
+            }
+        }
+        NamedMap {
+            keys: Vec::new(),
+            map,
         }
     }
 }
@@ -128,12 +150,10 @@ impl Workflow {
             StopKind::Running => None,
             _ => shared.stop_reason().map(|r| r.to_string()),
         };
-        let Outcomes {
-            records,
-            results,
-            counts,
-            unfinished,
-        } = take_outcomes(shared, collector);
+        let (counts, unfinished) = shared.tally();
+        let mut records = Arc::clone(&shared.finished);
+        drop(shared);
+        let results = collector.collect(&mut records, counts.completed);
 
         let mut report = RunReport {
             run_id: Arc::clone(&run_id),
@@ -205,50 +225,5 @@ impl Workflow {
             }
         }
         (cancelled || self.cancel.is_cancelled(), timed_out)
-    }
-}
-
-/// What a finished run leaves behind.
-struct Outcomes<C> {
-    /// Per task; results were moved out into `results`.
-    records: Box<[OnceLock<Finished>]>,
-    results: C,
-    counts: StatusCounts,
-    /// Tasks without a final record (only after an engine bug).
-    unfinished: Vec<TaskId>,
-}
-
-/// Takes the final records and collects the results in one pass, moving
-/// values out of the shared state when no one else holds it (the normal
-/// case).
-fn take_outcomes<C: Collector>(shared: Arc<RunShared>, mut results: C) -> Outcomes<C> {
-    let mut records = match Arc::try_unwrap(shared) {
-        Ok(run) => run.finished,
-        Err(run) => run.finished.to_vec().into_boxed_slice(),
-    };
-    let mut counts = StatusCounts::default();
-    let mut unfinished = Vec::new();
-    for (i, record) in records.iter_mut().enumerate() {
-        let id = TaskId::from_index(i);
-        let Some(finished) = record.get_mut() else {
-            unfinished.push(id);
-            counts.cancelled += 1;
-            continue;
-        };
-        match finished.status {
-            TaskStatus::Completed => counts.completed += 1,
-            TaskStatus::Failed => counts.failed += 1,
-            TaskStatus::Skipped => counts.skipped += 1,
-            _ => counts.cancelled += 1,
-        }
-        if let Some(output) = finished.output.take() {
-            results.add(id, output.into_value());
-        }
-    }
-    Outcomes {
-        records,
-        results,
-        counts,
-        unfinished,
     }
 }

@@ -27,7 +27,7 @@ use super::attempt::{execute, Execution};
 use super::cancel::CancelHandle;
 use super::error::TaskError;
 use super::options::{TaskExtras, TaskSpec};
-use crate::event::{Observers, TaskStatus, WorkflowEvent};
+use crate::event::{Observers, StatusCounts, TaskStatus, WorkflowEvent};
 use crate::graph::{Dag, TaskId};
 
 /// Set in a countdown when a dependency did not complete.
@@ -142,8 +142,12 @@ pub(crate) struct RunShared {
     /// Per task, the countdown of unfinished dependencies: dense, because
     /// dependents are touched in random order.
     pending: Box<[AtomicU32]>,
-    /// Per task, how it ended.
-    pub(crate) finished: Box<[OnceLock<Finished>]>,
+    /// Per task, how it ended; shared with the results and the report
+    /// after the run, so nothing is copied.
+    pub(crate) finished: Arc<[OnceLock<Finished>]>,
+    /// Per task, its final status once it has one (0 before): one dense
+    /// byte, so counting at the end does not walk the records.
+    status: Box<[AtomicU8]>,
     pub(crate) semaphore: Option<Semaphore>,
     pub(crate) observers: Option<Observers>,
     pub(crate) cancel_grace: Duration,
@@ -178,11 +182,13 @@ impl RunShared {
             .map(|t| AtomicU32::new(dag.dependencies(t).len() as u32))
             .collect();
         let finished = dag.ids().map(|_| OnceLock::new()).collect();
+        let status = dag.ids().map(|_| AtomicU8::new(0)).collect();
         RunShared {
             token: setup.cancel.token().child_token(),
             stop_token: CancellationToken::new(),
             pending,
             finished,
+            status,
             semaphore: setup
                 .max_concurrency
                 .map(|n| Semaphore::new(n.clamp(1, Semaphore::MAX_PERMITS))),
@@ -214,6 +220,37 @@ impl RunShared {
             .output
             .as_ref()
             .map(Output::get)
+    }
+
+    /// Stores how task `id` ended (once).
+    fn record(&self, id: TaskId, finished: Finished) {
+        let code = status_code(finished.status);
+        if let Some(slot) = self.finished.get(id.index()) {
+            let _ = slot.set(finished);
+        }
+        if let Some(status) = self.status.get(id.index()) {
+            status.store(code, Ordering::Release);
+        }
+    }
+
+    /// Tasks per final state, and the tasks without one (only after an
+    /// engine bug). Call once no task runs any more.
+    pub(crate) fn tally(&self) -> (StatusCounts, Vec<TaskId>) {
+        let mut counts = StatusCounts::default();
+        let mut unfinished = Vec::new();
+        for (i, status) in self.status.iter().enumerate() {
+            match status.load(Ordering::Acquire) {
+                0 => {
+                    unfinished.push(TaskId::from_index(i));
+                    counts.cancelled += 1;
+                }
+                COMPLETED => counts.completed += 1,
+                FAILED => counts.failed += 1,
+                SKIPPED => counts.skipped += 1,
+                _ => counts.cancelled += 1,
+            }
+        }
+        (counts, unfinished)
     }
 
     // ---- stopping -------------------------------------------------------
@@ -354,13 +391,16 @@ impl RunShared {
             result: Arc::clone(&result),
             at: SystemTime::now(),
         });
-        let _ = self.finished[id.index()].set(Finished {
-            status: TaskStatus::Completed,
-            attempts: 0,
-            nanos: 0,
-            output: Some(Output::Shared(result)),
-            note: Some(Box::new(Note::Restored)),
-        });
+        self.record(
+            id,
+            Finished {
+                status: TaskStatus::Completed,
+                attempts: 0,
+                nanos: 0,
+                output: Some(Output::Shared(result)),
+                note: Some(Box::new(Note::Restored)),
+            },
+        );
         for &d in self.dag.dependents(id) {
             self.pending[d.index()].fetch_sub(1, Ordering::Relaxed);
         }
@@ -406,7 +446,7 @@ impl RunShared {
             });
         }
         self.emit_finished(id, &mut finished, last_attempt);
-        let _ = self.finished[id.index()].set(finished);
+        self.record(id, finished);
 
         let mut next = None;
         let mut cascade: Vec<TaskId> = Vec::new();
@@ -446,9 +486,23 @@ impl RunShared {
                 continue;
             };
             self.emit_finished(d, &mut settled, Duration::ZERO);
-            let _ = self.finished[d.index()].set(settled);
+            self.record(d, settled);
             cascade.push(d);
         }
+    }
+}
+
+const COMPLETED: u8 = 1;
+const FAILED: u8 = 2;
+const SKIPPED: u8 = 3;
+const CANCELLED: u8 = 4;
+
+fn status_code(status: TaskStatus) -> u8 {
+    match status {
+        TaskStatus::Completed => COMPLETED,
+        TaskStatus::Failed => FAILED,
+        TaskStatus::Skipped => SKIPPED,
+        _ => CANCELLED,
     }
 }
 

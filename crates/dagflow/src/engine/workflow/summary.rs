@@ -78,7 +78,7 @@ pub(crate) struct RunReport {
     pub(crate) resumed_from: Option<Arc<str>>,
     pub(crate) dag: Arc<Dag>,
     /// Per task; results were moved out into the results map.
-    pub(crate) records: Box<[OnceLock<Finished>]>,
+    pub(crate) records: Arc<[OnceLock<Finished>]>,
     pub(crate) counts: StatusCounts,
     pub(crate) elapsed: Duration,
     pub(crate) stopped: Option<String>,
@@ -103,7 +103,7 @@ impl RunReport {
     pub(crate) fn summary(&self, name: &str) -> WorkflowSummary {
         let mut total = Duration::ZERO;
         let mut tasks = BTreeMap::new();
-        for (t, record) in self.dag.ids().zip(&self.records) {
+        for (t, record) in self.dag.ids().zip(self.records.iter()) {
             let task = match record.get() {
                 Some(f) => {
                     total += f.duration();
