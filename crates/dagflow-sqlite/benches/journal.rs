@@ -31,7 +31,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .iter()
         .filter_map(|a| a.replace('_', "").parse().ok())
         .collect();
-    // `--only <phase>` runs one phase: record, per-run or per-entry.
+    // `--only <phase>` runs one phase: record, record-normal, per-run or
+    // per-entry.
     let only = args
         .iter()
         .position(|a| a == "--only")
@@ -88,13 +89,10 @@ fn run_size(
     println!("== {workflows} workflows ==");
     let entries: Vec<JournalEntry> = synthetic::history(workflows).collect();
     let wanted = |phase: &str| only.is_none_or(|o| o == phase);
-    if only == Some("floor") {
-        floor(dir, &entries)?;
-        return Ok(());
-    }
 
     for (label, level) in [("NORMAL", Synchronous::Normal), ("FULL", Synchronous::Full)] {
-        if !wanted("record") && !(label == "NORMAL" && wanted("record-normal")) {
+        let only_normal = label == "NORMAL" && wanted("record-normal");
+        if !(wanted("record") || only_normal) {
             continue;
         }
         let path = dir.join(format!("record-{workflows}-{label}.db"));
@@ -111,13 +109,6 @@ fn run_size(
         );
         if level == Synchronous::Normal && only != Some("record-normal") {
             drop(store);
-            if std::env::var_os("BENCH_DEBUG").is_some() {
-                std::fs::copy(&path, "/tmp/sqlite-bench/debug.db")?;
-                let conn = rusqlite::Connection::open(&path)?;
-                let mut stmt = conn.prepare("SELECT s.step_key, s.workflow_name, s.step_name, s.completed, (SELECT sum(count) FROM step_duration_buckets b WHERE b.step_key = s.step_key), (SELECT sum(count) FROM step_duration_counts c WHERE c.step_key = s.step_key) FROM step_stats s")?;
-                let rows = stmt.query_map([], |r| Ok(format!("{:?} {:?} {:?} {:?} {:?} {:?}", r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?, r.get::<_, Option<i64>>(4)?, r.get::<_, Option<i64>>(5)?)))?;
-                for row in rows { println!("{}", row?); }
-            }
             let size = std::fs::metadata(&path)?.len();
             println!("file size: {:.1} MiB", size as f64 / (1024.0 * 1024.0));
             insight(&path, &entries)?;
@@ -210,73 +201,5 @@ fn insight(path: &Path, entries: &[JournalEntry]) -> Result<(), Box<dyn std::err
         times[times.len() / 2].as_secs_f64() * 1e3,
         result.as_ref() == Some(&first)
     );
-    Ok(())
-}
-
-/// Scratch: raw rusqlite inserts, to find the floor.
-fn floor(dir: &Path, entries: &[JournalEntry]) -> Result<(), Box<dyn std::error::Error>> {
-    for indexes in [0, 1, 3] {
-        let path = dir.join(format!("floor-{indexes}.db"));
-        let _ = std::fs::remove_file(&path);
-        let mut conn = rusqlite::Connection::open(&path)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.execute_batch("CREATE TABLE entries (id INTEGER PRIMARY KEY, workflow_id TEXT NOT NULL, workflow_name TEXT NOT NULL, event_type INTEGER NOT NULL, step_name TEXT, status INTEGER NOT NULL, timestamp_ms INTEGER NOT NULL, duration_ms REAL NOT NULL, duration_us INTEGER NOT NULL, attempt INTEGER NOT NULL, error TEXT, result TEXT, details TEXT);")?;
-        if indexes >= 1 { conn.execute_batch("CREATE INDEX a ON entries(workflow_id);")?; }
-        if indexes >= 3 { conn.execute_batch("CREATE INDEX b ON entries(event_type); CREATE INDEX c ON entries(workflow_name, event_type);")?; }
-        let cpu = cpu_time();
-        let start = Instant::now();
-        for batch in entries.chunks(6000) {
-            let tx = conn.transaction()?;
-            {
-                let mut stmt = tx.prepare_cached("INSERT INTO entries (workflow_id, workflow_name, event_type, step_name, status, timestamp_ms, duration_ms, duration_us, attempt, error, result, details) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")?;
-                for e in batch {
-                    stmt.execute(rusqlite::params![e.workflow_id, e.workflow_name, e.event_type as i64, e.step_name, e.status as i64, e.timestamp_ms(), e.duration_ms, e.duration_us(), e.attempt, e.error, Option::<String>::None, Option::<String>::None])?;
-                }
-            }
-            tx.commit()?;
-        }
-        println!("floor with {indexes} indexes: {}", measured(entries.len(), start, cpu));
-    }
-    for per_statement in [10usize, 50] {
-        let path = dir.join(format!("floor-multi-{per_statement}.db"));
-        let _ = std::fs::remove_file(&path);
-        let mut conn = rusqlite::Connection::open(&path)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.execute_batch("CREATE TABLE entries (id INTEGER PRIMARY KEY, workflow_id TEXT NOT NULL, workflow_name TEXT NOT NULL, event_type INTEGER NOT NULL, step_name TEXT, status INTEGER NOT NULL, timestamp_ms INTEGER NOT NULL, duration_ms REAL NOT NULL, duration_us INTEGER NOT NULL, attempt INTEGER NOT NULL, error TEXT, result TEXT, details TEXT);")?;
-        let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; per_statement].join(", ");
-        let sql = format!("INSERT INTO entries (workflow_id, workflow_name, event_type, step_name, status, timestamp_ms, duration_ms, duration_us, attempt, error, result, details) VALUES {values}");
-        let cpu = cpu_time();
-        let start = Instant::now();
-        for batch in entries.chunks(6000) {
-            let tx = conn.transaction()?;
-            {
-                let mut stmt = tx.prepare_cached(&sql)?;
-                for chunk in batch.chunks(per_statement) {
-                    if chunk.len() < per_statement { continue; }
-                    let mut i = 1;
-                    for e in chunk {
-                        stmt.raw_bind_parameter(i, &e.workflow_id)?;
-                        stmt.raw_bind_parameter(i + 1, &e.workflow_name)?;
-                        stmt.raw_bind_parameter(i + 2, e.event_type as i64)?;
-                        stmt.raw_bind_parameter(i + 3, &e.step_name)?;
-                        stmt.raw_bind_parameter(i + 4, e.status as i64)?;
-                        stmt.raw_bind_parameter(i + 5, e.timestamp_ms())?;
-                        stmt.raw_bind_parameter(i + 6, e.duration_ms)?;
-                        stmt.raw_bind_parameter(i + 7, e.duration_us())?;
-                        stmt.raw_bind_parameter(i + 8, e.attempt)?;
-                        stmt.raw_bind_parameter(i + 9, &e.error)?;
-                        stmt.raw_bind_parameter(i + 10, Option::<String>::None)?;
-                        stmt.raw_bind_parameter(i + 11, Option::<String>::None)?;
-                        i += 12;
-                    }
-                    stmt.raw_execute()?;
-                }
-            }
-            tx.commit()?;
-        }
-        println!("floor, {per_statement} rows per statement: {}", measured(entries.len(), start, cpu));
-    }
     Ok(())
 }

@@ -160,9 +160,6 @@ impl SqliteStore {
         {
             return Err(SqliteError::ReadOnly { path });
         }
-        if let Ok(size) = std::env::var("DAGFLOW_PAGE_SIZE") {
-            conn.pragma_update(None, "page_size", size.parse::<i64>().unwrap_or(4096)).map_err(err("page size"))?;
-        }
         let mode: String = conn
             .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
             .map_err(err("switching to WAL mode"))?;

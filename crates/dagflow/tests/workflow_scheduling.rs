@@ -273,7 +273,7 @@ async fn indexed_results_match_the_map_and_keep_insertion_order() {
         wf.fail_fast(false);
         wf
     };
-    let results = build().run_results().await.unwrap();
+    let results = build().run().await.unwrap();
     assert_eq!(results.len(), 2);
     assert_eq!(results.keys().collect::<Vec<_>>(), ["z", "m"]);
     assert_eq!(results.get("m"), Some(&json!("m")));
@@ -283,8 +283,9 @@ async fn indexed_results_match_the_map_and_keep_insertion_order() {
         r#"{"z":26,"m":"m"}"#
     );
 
-    let map = build().run().await.unwrap();
-    assert_eq!(results.into_map(), map);
+    let map = results.into_map();
+    assert_eq!(map.len(), 2);
+    assert_eq!(map["z"], json!(26));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

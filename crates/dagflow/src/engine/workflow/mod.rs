@@ -356,21 +356,13 @@ impl Workflow {
     }
 
     /// Validates, then runs every task; returns each completed task's result
-    /// by name (restored ones included).
+    /// by name (restored ones included), as a [`RunResults`] map: indexed by
+    /// task, keyed by the graph's own names (no per-task allocation),
+    /// iterated in insertion order; `into_map()` gives a `HashMap`.
     ///
     /// Task failures are not errors here: see [`summary`](Self::summary).
     /// Errors: an invalid graph, the workflow timeout, cancellation, a
     /// restored result naming an unknown task, no tokio runtime.
-    ///
-    /// The map costs one `String` key per completed task (allocated while
-    /// the tasks run); [`run_results`](Self::run_results) avoids that.
-    pub async fn run(&mut self) -> Result<HashMap<String, Value>, WorkflowError> {
-        self.run_collecting::<run::NamedMap, _>().await
-    }
-
-    /// Like [`run`](Self::run), but returns the results indexed by task,
-    /// keyed by the graph's own names: no per-task allocation, iteration in
-    /// insertion order. The cheaper choice for large workflows.
     ///
     /// ```
     /// use dagflow::{TaskContext, TaskOptions, Workflow};
@@ -380,13 +372,13 @@ impl Workflow {
     /// let mut wf = Workflow::new("indexed");
     /// wf.add_task("a", |_c: TaskContext| async { Ok::<_, String>(json!(1)) }, TaskOptions::new())
     ///   .add_task("b", |_c: TaskContext| async { Ok::<_, String>(json!(2)) }, TaskOptions::new());
-    /// let results = wf.run_results().await?;
-    /// assert_eq!(results.get("b"), Some(&json!(2)));
+    /// let results = wf.run().await?;
+    /// assert_eq!(results["b"], json!(2));
     /// assert_eq!(results.keys().collect::<Vec<_>>(), ["a", "b"]);
     /// # Ok::<(), dagflow::WorkflowError>(())
     /// # }).unwrap();
     /// ```
-    pub async fn run_results(&mut self) -> Result<RunResults, WorkflowError> {
+    pub async fn run(&mut self) -> Result<RunResults, WorkflowError> {
         self.run_collecting::<RunResults, _>().await
     }
 }

@@ -1,4 +1,4 @@
-//! Results indexed by task: what [`Workflow::run_results`](super::Workflow::run_results)
+//! Results indexed by task: what [`Workflow::run`](super::Workflow::run)
 //! returns.
 
 use std::collections::HashMap;
@@ -72,14 +72,38 @@ impl RunResults {
         self.iter().map(|(_, v)| v)
     }
 
-    /// The results as a map by name (what [`run`](super::Workflow::run)
-    /// returns).
+    /// The results as a `HashMap` by name (copies every value).
     pub fn into_map(self) -> HashMap<String, Value> {
         let mut map = HashMap::with_capacity(self.len);
         for (name, value) in self.iter() {
             map.insert(name.to_string(), value.clone());
         }
         map
+    }
+}
+
+impl std::ops::Index<&str> for RunResults {
+    type Output = Value;
+
+    /// The result of task `name`.
+    ///
+    /// # Panics
+    /// If the task did not complete, as `HashMap` indexing does; use
+    /// [`get`](RunResults::get) when that can happen.
+    fn index(&self, name: &str) -> &Value {
+        match self.get(name) {
+            Some(value) => value,
+            None => panic!("task `{name}` has no result: it did not complete or does not exist"),
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a RunResults {
+    type Item = (&'a str, &'a Value);
+    type IntoIter = Box<dyn Iterator<Item = (&'a str, &'a Value)> + 'a>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        Box::new(self.iter())
     }
 }
 

@@ -6,8 +6,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use std::time::{Instant, SystemTime};
 
-use serde_json::Value;
-
 use super::error::WorkflowError;
 use super::scheduler::{Finished, RunSetup, RunShared, StopKind};
 use super::summary::RunReport;
@@ -25,53 +23,6 @@ pub(super) trait Collector: Sized {
     /// Takes the results out of (or a handle to) the final records;
     /// `completed` tasks have one.
     fn collect(self, records: &mut Records, completed: usize) -> Self;
-}
-
-/// The `HashMap<String, Value>` of [`Workflow::run`]: keys are allocated
-/// in `prepare`, values moved out of the records in `collect`.
-pub(super) struct NamedMap {
-    keys: Vec<String>,
-    map: HashMap<String, Value>,
-}
-
-impl Collector for NamedMap {
-    fn prepare(dag: &Arc<Dag>) -> Self {
-        NamedMap {
-            keys: dag.names().map(str::to_string).collect(),
-            map: HashMap::new(),
-        }
-    }
-
-    fn collect(self, records: &mut Records, completed: usize) -> Self {
-        let mut map = HashMap::with_capacity(completed);
-        match Arc::get_mut(records) {
-            Some(records) => {
-                for (key, record) in self.keys.into_iter().zip(records.iter_mut()) {
-                    if let Some(output) = record.get_mut().and_then(|f| f.output.take()) {
-                        map.insert(key, output.into_value());
-                    }
-                }
-            }
-            // Someone kept a task context: copy instead of moving.
-            None => {
-                for (key, record) in self.keys.into_iter().zip(records.iter()) {
-                    if let Some(output) = record.get().and_then(|f| f.output.as_ref()) {
-                        map.insert(key, output.get().clone());
-                    }
-                }
-            }
-        }
-        NamedMap {
-            keys: Vec::new(),
-            map,
-        }
-    }
-}
-
-impl From<NamedMap> for HashMap<String, Value> {
-    fn from(named: NamedMap) -> Self {
-        named.map
-    }
 }
 
 impl Workflow {

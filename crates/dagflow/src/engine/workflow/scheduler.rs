@@ -70,14 +70,6 @@ impl Output {
         }
     }
 
-    /// The value, moved out unless an observer still holds it.
-    pub(crate) fn into_value(self) -> Value {
-        match self {
-            Output::Owned(v) => v,
-            Output::Shared(v) => Arc::try_unwrap(v).unwrap_or_else(|v| (*v).clone()),
-        }
-    }
-
     /// A shared handle, converting an owned value once.
     fn share(&mut self) -> Arc<Value> {
         if let Output::Owned(v) = self {
