@@ -290,11 +290,13 @@ impl SqliteStore {
         for chunk in chunks {
             // On an encoding error, dropping `parts` abandons the append.
             let rows = batch::encode(chunk, path, &mut tail)?;
-            parts.send(Part::Rows(rows)).map_err(|_| stopped())?;
+            if parts.send(Part::Rows(rows)).is_err() {
+                // The writer gave up on this append (the disk is full, say);
+                // its answer says why.
+                break;
+            }
         }
-        parts
-            .send(Part::End(tail.finish()))
-            .map_err(|_| stopped())?;
+        let _ = parts.send(Part::End(tail.finish()));
         answer.recv().map_err(|_| stopped())?
     }
 

@@ -131,3 +131,32 @@ fn a_large_append_that_does_not_fit_leaves_nothing_behind() {
         .expect("smaller appends still fit");
     assert_eq!(store.entry_count().unwrap(), 7);
 }
+
+#[test]
+fn summaries_damaged_by_another_program_are_rebuilt_from_the_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.db");
+    let store = SqliteStore::open(&path).unwrap();
+    for i in 0..20 {
+        store.append(&run_entries(&format!("r{i}"), 3)).unwrap();
+    }
+    let before = store.step_totals(&QueryFilter::all()).unwrap();
+    let totals = store.workflow_totals(&QueryFilter::all()).unwrap();
+    {
+        let other = rusqlite::Connection::open(&path).unwrap();
+        other
+            .execute_batch(
+                "DELETE FROM step_duration_buckets; UPDATE workflow_stats SET finished = 0",
+            )
+            .unwrap();
+    }
+    let error = store
+        .step_totals(&QueryFilter::all())
+        .expect_err("inconsistent summaries");
+    assert!(error.to_string().contains("rebuild_summaries"), "{error}");
+
+    store.rebuild_summaries().unwrap();
+    assert_eq!(store.step_totals(&QueryFilter::all()).unwrap(), before);
+    assert_eq!(store.workflow_totals(&QueryFilter::all()).unwrap(), totals);
+    assert_eq!(store.entry_count().unwrap(), 20 * 5);
+}
