@@ -178,7 +178,8 @@ pub struct ResumeArgs {
     pub run_id: String,
     /// The workflow file; by default the file the run came from.
     pub file: Option<PathBuf>,
-    /// Resume even though the workflow changed since the run.
+    /// Resume even though the workflow changed since the run: the changed
+    /// tasks and every task after them run again.
     #[arg(long)]
     pub force: bool,
     /// Maximum tasks at once (overrides the file's `concurrency`).

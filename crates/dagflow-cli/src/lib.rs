@@ -11,7 +11,9 @@
 //!   processes, passing results through `DAGFLOW_RESULT_*` variables.
 //! - [`journal`]: where the journal lives (`--journal`, `DAGFLOW_JOURNAL`,
 //!   `.dagflow/journal.db`).
-//! - [`resume`]: which results of a journaled run can be reused.
+//! - [`resume`]: what `dagflow resume` checks around the core planner
+//!   (the run's file, runs that cannot be resumed, refusals worded for the
+//!   command line).
 //!
 //! ```
 //! let spec = dagflow_cli::spec::parse(

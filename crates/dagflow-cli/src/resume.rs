@@ -1,26 +1,40 @@
-//! Planning the resume of a journaled run: which completed tasks can keep
-//! their results, and whether the workflow changed since.
+//! What `dagflow resume` adds to the core planner
+//! ([`dagflow::journal::ResumePlan`]): where the run came from (its file and
+//! directory), which runs cannot be resumed at all (one that succeeded, one
+//! of another workflow), and refusals worded for the command line.
 //!
-//! A task is reused when it completed in the run, and neither it nor any
-//! task it depends on (directly or not) changed: same name, same
-//! dependencies, same command, environment and working directory.
+//! The policy is the core planner's: if the workflow changed since the run
+//! (a task added or removed, its dependencies, command, environment or
+//! working directory edited, even a task that failed), the resume is
+//! refused with the list of changes, unless `--force`; then the changed
+//! tasks and every task after them run again, and the other tasks that
+//! completed keep their results.
 //!
-//! Editing a task that did not complete (the usual fix after a failure) or
-//! adding tasks is fine. Editing or removing a task that completed would
-//! make its journaled result stale: without `force` the resume is refused,
-//! listing those tasks; with `force` they run again, with every task after
-//! them.
+//! ```
+//! use dagflow::journal::DefinitionChange;
+//! use dagflow_cli::resume::ResumeError;
+//!
+//! let refusal = ResumeError::Changed {
+//!     run_id: "3f2a".into(),
+//!     file: None,
+//!     changes: vec![DefinitionChange::TaskAdded { task: "report".into() }],
+//! };
+//! let message = refusal.to_string();
+//! assert!(message.contains("task `report` was added"));
+//! assert!(message.contains("dagflow resume 3f2a --force"));
+//! ```
 
-use std::collections::{BTreeSet, HashMap};
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use dagflow::journal::{journaled_definition, task_hash, EntryStatus, EventType, JournalEntry};
+use dagflow::event::RunDefinition;
+use dagflow::journal::{
+    DefinitionChange, EntryStatus, EventType, JournalEntry, JournalStore, ResumePlan,
+};
 use serde_json::Value;
 
-use crate::spec::WorkflowSpec;
-
 /// Why a run cannot be resumed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ResumeError {
     /// The journal has no start entry for the run.
@@ -45,58 +59,65 @@ pub enum ResumeError {
         /// The file's workflow.
         found: String,
     },
-    /// Tasks that completed in the run changed since.
-    #[error("the workflow changed since run `{run_id}` in tasks that completed: {}; pass --force to resume anyway (they and the tasks after them run again)", describe(.changed, .removed))]
+    /// The workflow changed since the run and `--force` was not given.
+    #[error(
+        "the workflow changed since run `{run_id}`:\n{}\nto resume anyway, run `{}`: the changed tasks and every task after them run again, the other completed tasks keep their results",
+        list_changes(.changes),
+        forced_command(.run_id, .file.as_ref())
+    )]
     Changed {
-        /// Completed tasks whose definition changed.
+        /// The run.
         run_id: String,
-        /// Completed tasks that changed.
-        changed: Vec<String>,
-        /// Completed tasks that the file no longer has.
-        removed: Vec<String>,
+        /// The workflow file given on the command line, if any (repeated
+        /// in the suggested command).
+        file: Option<PathBuf>,
+        /// What changed, as the core planner found it.
+        changes: Vec<DefinitionChange>,
     },
+    /// The core planner refused for another reason (nothing left to run,
+    /// no journaled definition, the journal could not be read).
+    #[error(transparent)]
+    Plan(dagflow::journal::ResumeError),
 }
 
-fn describe(changed: &[String], removed: &[String]) -> String {
-    let mut parts = Vec::new();
-    if !changed.is_empty() {
-        parts.push(format!("changed: {}", changed.join(", ")));
+impl ResumeError {
+    /// Whether the error comes from how dagflow was called (exit code 2)
+    /// rather than from the journal failing.
+    pub fn is_usage(&self) -> bool {
+        !matches!(
+            self,
+            ResumeError::Plan(dagflow::journal::ResumeError::Store { .. })
+        )
     }
-    if !removed.is_empty() {
-        parts.push(format!("removed: {}", removed.join(", ")));
-    }
-    parts.join("; ")
-}
-
-/// What resuming a run will do.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ResumePlan {
-    /// The run resumed.
-    pub run_id: String,
-    /// Its workflow.
-    pub workflow: String,
-    /// The workflow file it ran from, if journaled.
-    pub file: Option<PathBuf>,
-    /// The directory it ran in, if journaled.
-    pub cwd: Option<PathBuf>,
-    /// Completed tasks whose results are reused, by name.
-    pub reused: HashMap<String, Value>,
-    /// Tasks that changed (or are new) since the run, sorted.
-    pub changed: Vec<String>,
-    /// Tasks of the run the file no longer has, sorted.
-    pub removed: Vec<String>,
 }
 
 /// What a run's start entry says about where it came from, before the file
 /// is loaded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunOrigin {
+    /// The run.
+    pub run_id: String,
     /// The workflow's name.
     pub workflow: String,
     /// The file, if journaled.
     pub file: Option<PathBuf>,
     /// The directory, if journaled.
     pub cwd: Option<PathBuf>,
+}
+
+impl RunOrigin {
+    /// Fails unless `workflow` (the name in the file to resume with) is the
+    /// run's workflow.
+    pub fn check_workflow(&self, workflow: &str) -> Result<(), ResumeError> {
+        if self.workflow == workflow {
+            return Ok(());
+        }
+        Err(ResumeError::OtherWorkflow {
+            run_id: self.run_id.clone(),
+            expected: self.workflow.clone(),
+            found: workflow.to_owned(),
+        })
+    }
 }
 
 /// Reads the origin of `run_id` from its entries; fails when the run has
@@ -124,121 +145,148 @@ pub fn run_origin(run_id: &str, entries: &[JournalEntry]) -> Result<RunOrigin, R
             .map(PathBuf::from)
     };
     Ok(RunOrigin {
+        run_id: run_id.to_owned(),
         workflow: start.workflow_name.clone(),
         file: path("file"),
         cwd: path("cwd"),
     })
 }
 
-/// Plans the resume of `run_id` (whose journal entries are `entries`) with
-/// the workflow now defined by `spec`.
+/// Plans the resume of `run_id` with the core planner, `current` being the
+/// definition a run of the file would journal
+/// ([`run_definition`](crate::execute::run_definition)). `file` is the file
+/// given on the command line, repeated in the refusal's suggestion.
 pub fn plan_resume(
+    store: &dyn JournalStore,
     run_id: &str,
-    entries: &[JournalEntry],
-    spec: &WorkflowSpec,
+    current: &RunDefinition,
     force: bool,
+    file: Option<PathBuf>,
 ) -> Result<ResumePlan, ResumeError> {
-    let origin = run_origin(run_id, entries)?;
-    if origin.workflow != spec.name {
-        return Err(ResumeError::OtherWorkflow {
-            run_id: run_id.to_owned(),
-            expected: origin.workflow,
-            found: spec.name.clone(),
-        });
-    }
-    let old_hashes = journaled_task_hashes(entries);
-    let dag = &spec.dag;
-    let new_hashes: HashMap<&str, u64> = spec
-        .tasks
-        .iter()
-        .enumerate()
-        .map(|(i, task)| {
-            let id = dagflow::graph::TaskId::from_index(i);
-            let deps = dag.dependencies(id).iter().map(|&d| dag.name(d));
-            let definition = task.definition();
-            (
-                task.name.as_str(),
-                task_hash(&task.name, deps, Some(&definition)),
-            )
-        })
-        .collect();
-    let changed: BTreeSet<String> = new_hashes
-        .iter()
-        .filter(|(name, hash)| old_hashes.get(**name) != Some(*hash))
-        .map(|(name, _)| (*name).to_owned())
-        .collect();
-    let removed: BTreeSet<String> = old_hashes
-        .keys()
-        .filter(|name| !new_hashes.contains_key(name.as_str()))
-        .cloned()
-        .collect();
-    let completed: BTreeSet<&str> = entries
-        .iter()
-        .filter(|e| e.event_type == EventType::StepComplete && e.status == EntryStatus::Completed)
-        .filter_map(|e| e.step_name.as_deref())
-        .collect();
-    let stale_completed: Vec<String> = changed
-        .iter()
-        .filter(|t| completed.contains(t.as_str()))
-        .cloned()
-        .collect();
-    let removed_completed: Vec<String> = removed
-        .iter()
-        .filter(|t| completed.contains(t.as_str()))
-        .cloned()
-        .collect();
-    if !force && (!stale_completed.is_empty() || !removed_completed.is_empty()) {
-        return Err(ResumeError::Changed {
-            run_id: run_id.to_owned(),
-            changed: stale_completed,
-            removed: removed_completed,
-        });
-    }
-
-    // A task is stale when it changed or anything before it is stale.
-    let mut stale = vec![false; dag.len()];
-    for &id in dag.topological_order() {
-        stale[id.index()] =
-            changed.contains(dag.name(id)) || dag.dependencies(id).iter().any(|d| stale[d.index()]);
-    }
-    let mut reused = HashMap::new();
-    for entry in entries {
-        if entry.event_type != EventType::StepComplete || entry.status != EntryStatus::Completed {
-            continue;
+    ResumePlan::from_journal(store, run_id, current, force).map_err(|error| match error {
+        dagflow::journal::ResumeError::DefinitionChanged { run_id, changes } => {
+            ResumeError::Changed {
+                run_id,
+                file,
+                changes,
+            }
         }
-        let Some(name) = &entry.step_name else {
-            continue;
-        };
-        if dag.id(name).is_some_and(|id| !stale[id.index()]) {
-            reused.insert(name.clone(), entry.result.clone().unwrap_or(Value::Null));
-        }
-    }
-    Ok(ResumePlan {
-        run_id: run_id.to_owned(),
-        workflow: origin.workflow,
-        file: origin.file,
-        cwd: origin.cwd,
-        reused,
-        changed: changed.into_iter().collect(),
-        removed: removed.into_iter().collect(),
+        other => ResumeError::Plan(other),
     })
 }
 
-/// Task hashes from the run's start entry (see
-/// [`journaled_definition`]); empty when the entry has no readable
-/// definition, so every task counts as changed.
-fn journaled_task_hashes(entries: &[JournalEntry]) -> HashMap<String, u64> {
-    entries
-        .iter()
-        .find(|e| e.event_type == EventType::WorkflowStart)
-        .and_then(|e| journaled_definition(&e.details).ok())
-        .map(|tasks| {
-            tasks
-                .into_iter()
-                .map(|t| (t.name.clone(), t.hash()))
-                .collect()
-        })
-        .unwrap_or_default()
+/// The names of the tasks `changes` are about, each once, in order.
+pub fn changed_tasks(changes: &[DefinitionChange]) -> Vec<&str> {
+    let mut tasks: Vec<&str> = Vec::new();
+    for change in changes {
+        if !tasks.contains(&change.task()) {
+            tasks.push(change.task());
+        }
+    }
+    tasks
+}
+
+/// One change in words. A changed task definition is the text of
+/// [`TaskSpec::definition`](crate::spec::TaskSpec::definition): it is told
+/// apart into command, environment and working directory; anything else
+/// reads as the core planner words it.
+pub fn describe_change(change: &DefinitionChange) -> String {
+    change_descriptions(change).join("; ")
+}
+
+/// [`describe_change`] as one sentence per part that changed.
+fn change_descriptions(change: &DefinitionChange) -> Vec<String> {
+    if let DefinitionChange::DefinitionChanged {
+        task,
+        before: Some(before),
+        after: Some(after),
+    } = change
+    {
+        if let (Ok(before), Ok(after)) = (
+            serde_json::from_str::<Value>(before),
+            serde_json::from_str::<Value>(after),
+        ) {
+            let parts = definition_differences(task, &before, &after);
+            if !parts.is_empty() {
+                return parts;
+            }
+        }
+    }
+    vec![change.to_string()]
+}
+
+fn definition_differences(task: &str, before: &Value, after: &Value) -> Vec<String> {
+    let mut parts = Vec::new();
+    if before["command"] != after["command"] {
+        parts.push(format!(
+            "the command of `{task}` changed from {} to {}",
+            command_text(&before["command"]),
+            command_text(&after["command"])
+        ));
+    }
+    if before["env"] != after["env"] {
+        let empty = serde_json::Map::new();
+        let (old, new) = (
+            before["env"].as_object().unwrap_or(&empty),
+            after["env"].as_object().unwrap_or(&empty),
+        );
+        let mut names: Vec<&str> = old
+            .keys()
+            .chain(new.keys())
+            .filter(|k| old.get(*k) != new.get(*k))
+            .map(String::as_str)
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        parts.push(format!(
+            "the environment of `{task}` changed ({})",
+            names.join(", ")
+        ));
+    }
+    if before["workdir"] != after["workdir"] {
+        let dir = |v: &Value| v.as_str().map_or("none".to_owned(), |d| format!("`{d}`"));
+        parts.push(format!(
+            "the working directory of `{task}` changed from {} to {}",
+            dir(&before["workdir"]),
+            dir(&after["workdir"])
+        ));
+    }
+    parts
+}
+
+/// A command on one line: `run:` text with its line breaks shown as `\n`,
+/// or `cmd:` arguments joined by spaces; long ones are cut.
+fn command_text(command: &Value) -> String {
+    const LIMIT: usize = 80;
+    let text = if let Some(run) = command["run"].as_str() {
+        run.trim_end().replace('\n', "\\n")
+    } else if let Some(argv) = command["cmd"].as_array() {
+        argv.iter()
+            .map(|a| a.as_str().unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join(" ")
+    } else {
+        command.to_string()
+    };
+    match text.char_indices().nth(LIMIT) {
+        Some((cut, _)) => format!("`{}…`", &text[..cut]),
+        None => format!("`{text}`"),
+    }
+}
+
+fn list_changes(changes: &[DefinitionChange]) -> String {
+    let mut list = String::new();
+    for description in changes.iter().flat_map(change_descriptions) {
+        let _ = writeln!(list, "  - {description}");
+    }
+    list.trim_end().to_owned()
+}
+
+fn forced_command(run_id: &str, file: Option<&PathBuf>) -> String {
+    match file {
+        Some(file) => format!("dagflow resume {run_id} {} --force", file.display()),
+        None => format!("dagflow resume {run_id} --force"),
+    }
 }
 
 #[cfg(test)]
@@ -246,11 +294,11 @@ mod tests {
     use super::*;
     use std::time::SystemTime;
 
-    use dagflow::event::RunDefinition;
-    use dagflow::journal::start_details;
+    use dagflow::journal::{start_details, MemoryStore};
     use serde_json::json;
 
-    use crate::spec::parse;
+    use crate::execute::run_definition;
+    use crate::spec::{parse, WorkflowSpec};
 
     const FILE: &str = "name: etl
 tasks:
@@ -264,141 +312,165 @@ tasks:
     depends_on: [transform]
 ";
 
-    fn entries_of(
-        spec: &WorkflowSpec,
-        completed: &[(&str, Value)],
-        failed: &[&str],
-    ) -> Vec<JournalEntry> {
-        let definition = RunDefinition {
-            dag: spec.dag.clone(),
-            task_definitions: spec.tasks.iter().map(|t| Some(t.definition())).collect(),
-        };
-        let mut start = JournalEntry::new(
+    fn spec(text: &str) -> WorkflowSpec {
+        parse(text, "etl.yml").expect("valid test workflow")
+    }
+
+    fn entry(event: EventType, step: Option<&str>, status: EntryStatus) -> JournalEntry {
+        JournalEntry::new(
             "run-1",
             "etl",
-            EventType::WorkflowStart,
-            None,
-            EntryStatus::Started,
+            event,
+            step.map(String::from),
+            status,
             SystemTime::now(),
-        );
+        )
+    }
+
+    /// A run of `spec` in which `extract` completed and `transform` failed.
+    fn failed_run(spec: &WorkflowSpec) -> MemoryStore {
+        let definition = run_definition(spec).expect("valid definition");
+        let mut start = entry(EventType::WorkflowStart, None, EntryStatus::Started);
         start.details = start_details(&definition, None);
         start.details.insert("file".into(), json!("/work/etl.yml"));
-        let mut entries = vec![start];
-        for (name, result) in completed {
-            let mut e = JournalEntry::new(
-                "run-1",
-                "etl",
-                EventType::StepComplete,
-                Some((*name).into()),
-                EntryStatus::Completed,
-                SystemTime::now(),
-            );
-            e.result = Some(result.clone());
-            entries.push(e);
-        }
-        for name in failed {
-            entries.push(JournalEntry::new(
-                "run-1",
-                "etl",
-                EventType::StepComplete,
-                Some((*name).into()),
-                EntryStatus::Failed,
-                SystemTime::now(),
-            ));
-        }
-        entries
+        start.details.insert("cwd".into(), json!("/work"));
+        let mut extracted = entry(
+            EventType::StepComplete,
+            Some("extract"),
+            EntryStatus::Completed,
+        );
+        extracted.result = Some(json!(3));
+        let failed = entry(
+            EventType::StepComplete,
+            Some("transform"),
+            EntryStatus::Failed,
+        );
+        let store = MemoryStore::new();
+        store
+            .append(&[start, extracted, failed])
+            .expect("memory append");
+        store
+    }
+
+    fn origin(store: &MemoryStore) -> Result<RunOrigin, ResumeError> {
+        let entries = store.by_workflow_id("run-1").expect("memory read");
+        run_origin("run-1", &entries)
     }
 
     #[test]
-    fn unchanged_workflow_reuses_completed_tasks() {
-        let spec = parse(FILE, "etl.yml").unwrap();
-        let entries = entries_of(&spec, &[("extract", json!(3))], &["transform"]);
-        let plan = plan_resume("run-1", &entries, &spec, false).unwrap();
+    fn origin_reads_the_journaled_file_and_directory() {
+        let store = failed_run(&spec(FILE));
+        let origin = origin(&store).unwrap();
+        assert_eq!(origin.workflow, "etl");
+        assert_eq!(origin.file, Some(PathBuf::from("/work/etl.yml")));
+        assert_eq!(origin.cwd, Some(PathBuf::from("/work")));
+    }
+
+    #[test]
+    fn unchanged_file_restores_completed_tasks() {
+        let file = spec(FILE);
+        let store = failed_run(&file);
+        let current = run_definition(&file).unwrap();
+        let plan = plan_resume(&store, "run-1", &current, false, None).unwrap();
+        assert_eq!(plan.restored["extract"], json!(3));
+        assert_eq!(plan.to_run, ["transform", "load"]);
+        assert!(plan.changes.is_empty());
+    }
+
+    #[test]
+    fn edited_failed_task_is_refused_with_the_change_and_the_force_command() {
+        let store = failed_run(&spec(FILE));
+        let edited = spec(&FILE.replace("echo transform", "echo transform --fixed"));
+        let current = run_definition(&edited).unwrap();
+        let err =
+            plan_resume(&store, "run-1", &current, false, Some("edited.yml".into())).unwrap_err();
+        assert!(
+            matches!(&err, ResumeError::Changed { changes, .. } if changed_tasks(changes) == ["transform"]),
+            "{err:?}"
+        );
+        assert!(err.is_usage());
+        let message = err.to_string();
+        assert!(
+            message.contains(
+                "the command of `transform` changed from `echo transform` to `echo transform --fixed`"
+            ),
+            "{message}"
+        );
+        assert!(
+            message.contains("`dagflow resume run-1 edited.yml --force`"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn forced_resume_reruns_the_changed_task_and_everything_after_it() {
+        let store = failed_run(&spec(FILE));
+        let edited = spec(&FILE.replace("echo extract", "echo extract --all"));
+        let current = run_definition(&edited).unwrap();
+        let plan = plan_resume(&store, "run-1", &current, true, None).unwrap();
+        assert!(plan.restored.is_empty());
+        assert_eq!(plan.to_run, ["extract", "transform", "load"]);
+        assert_eq!(changed_tasks(&plan.changes), ["extract"]);
+    }
+
+    #[test]
+    fn environment_and_workdir_changes_are_named() {
+        let before = spec(&FILE.replace(
+            "    run: echo load\n",
+            "    run: echo load\n    env: {A: '1', B: '2'}\n",
+        ));
+        let after = spec(&FILE.replace(
+            "    run: echo load\n",
+            "    run: echo load\n    env: {A: '1', B: '3', C: '4'}\n    workdir: out\n",
+        ));
+        let load = |s: &WorkflowSpec| s.task("load").map(|t| t.definition());
+        let change = DefinitionChange::DefinitionChanged {
+            task: "load".into(),
+            before: load(&before),
+            after: load(&after),
+        };
         assert_eq!(
-            plan.reused,
-            HashMap::from([("extract".to_string(), json!(3))])
+            describe_change(&change),
+            "the environment of `load` changed (B, C); the working directory of `load` changed from none to `out`"
         );
-        assert!(plan.changed.is_empty());
-        assert_eq!(plan.file, Some(PathBuf::from("/work/etl.yml")));
     }
 
     #[test]
-    fn changed_command_refuses_without_force() {
-        let spec = parse(FILE, "etl.yml").unwrap();
-        let entries = entries_of(&spec, &[("extract", json!(3))], &["transform"]);
-        let edited = parse(
-            &FILE.replace("echo extract", "echo extract --all"),
-            "etl.yml",
-        )
-        .unwrap();
-        let err = plan_resume("run-1", &entries, &edited, false).unwrap_err();
+    fn multi_line_commands_are_shown_on_one_line() {
+        let change = DefinitionChange::DefinitionChanged {
+            task: "t".into(),
+            before: Some(json!({"command": {"run": "a\nb\n"}}).to_string()),
+            after: Some(json!({"command": {"cmd": ["make", "all"]}}).to_string()),
+        };
         assert_eq!(
-            err,
-            ResumeError::Changed {
-                run_id: "run-1".into(),
-                changed: vec!["extract".into()],
-                removed: vec![]
-            }
+            describe_change(&change),
+            "the command of `t` changed from `a\\nb` to `make all`"
         );
-        assert!(err.to_string().contains("pass --force"));
-    }
-
-    #[test]
-    fn fixing_the_failed_task_needs_no_force() {
-        let spec = parse(FILE, "etl.yml").unwrap();
-        let entries = entries_of(&spec, &[("extract", json!(3))], &["transform"]);
-        let fixed = parse(
-            &FILE.replace("echo transform", "echo transform --fixed"),
-            "etl.yml",
-        )
-        .unwrap();
-        let plan = plan_resume("run-1", &entries, &fixed, false).unwrap();
-        assert_eq!(plan.reused.keys().collect::<Vec<_>>(), ["extract"]);
-        assert_eq!(plan.changed, ["transform"]);
-    }
-
-    #[test]
-    fn force_reruns_changed_tasks_and_everything_after_them() {
-        let spec = parse(FILE, "etl.yml").unwrap();
-        let entries = entries_of(
-            &spec,
-            &[("extract", json!(3)), ("transform", json!(4))],
-            &["load"],
-        );
-        let edited = parse(
-            &FILE.replace("echo transform", "echo transform2"),
-            "etl.yml",
-        )
-        .unwrap();
-        let plan = plan_resume("run-1", &entries, &edited, true).unwrap();
-        assert_eq!(plan.reused.keys().collect::<Vec<_>>(), ["extract"]);
-        assert_eq!(plan.changed, ["transform"]);
     }
 
     #[test]
     fn succeeded_run_has_nothing_to_resume() {
-        let spec = parse(FILE, "etl.yml").unwrap();
-        let mut entries = entries_of(&spec, &[], &[]);
-        entries.push(JournalEntry::new(
-            "run-1",
-            "etl",
-            EventType::WorkflowComplete,
-            None,
-            EntryStatus::Completed,
-            SystemTime::now(),
+        let store = failed_run(&spec(FILE));
+        store
+            .append(&[entry(
+                EventType::WorkflowComplete,
+                None,
+                EntryStatus::Completed,
+            )])
+            .unwrap();
+        assert!(matches!(
+            origin(&store),
+            Err(ResumeError::AlreadySucceeded { .. })
         ));
-        let err = plan_resume("run-1", &entries, &spec, false).unwrap_err();
-        assert!(matches!(err, ResumeError::AlreadySucceeded { .. }));
     }
 
     #[test]
     fn file_of_another_workflow_is_refused() {
-        let spec = parse(FILE, "etl.yml").unwrap();
-        let entries = entries_of(&spec, &[], &[]);
-        let other = parse(&FILE.replace("name: etl", "name: other"), "o.yml").unwrap();
-        assert!(matches!(
-            plan_resume("run-1", &entries, &other, false),
-            Err(ResumeError::OtherWorkflow { .. })
-        ));
+        let store = failed_run(&spec(FILE));
+        let err = origin(&store).unwrap().check_workflow("other").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "run `run-1` is of workflow `etl`, but the file defines `other`; pass the workflow's own file"
+        );
     }
 }

@@ -243,65 +243,164 @@ tasks:
     assert_eq!(runs[0]["resumed_from"], run_id);
 }
 
+/// `a` completes, `b` fails, `c` and `d` never start; each task counts its
+/// runs in `<name>.count`. `d` depends on `a` only.
+const CHANGING: &str = "name: changing
+fail_fast: false
+tasks:
+  - name: a
+    run: echo a >> a.count; echo from-a
+  - name: b
+    run: echo b >> b.count; exit 1
+    depends_on: [a]
+  - name: c
+    run: echo c >> c.count
+    depends_on: [b]
+  - name: d
+    run: echo d >> d.count; exit 1
+    depends_on: [a]
+";
+
+fn runs_of(sb: &Sandbox, task: &str) -> usize {
+    sb.read(&format!("{task}.count")).lines().count()
+}
+
 #[test]
-fn resume_accepts_a_fixed_failed_task_but_not_a_changed_completed_one() {
+fn resume_refuses_an_edited_failed_task_and_says_what_changed() {
     let sb = Sandbox::new();
-    let original = "name: changing\ntasks:\n  - name: a\n    run: echo a >> a.log\n  - name: b\n    run: exit 1\n    depends_on: [a]\n";
-    sb.write("wf.yml", original);
+    sb.write("wf.yml", CHANGING);
+    let (code, first) = sb.run_json("wf.yml", &[]);
+    assert_eq!(code, 1);
+    assert_eq!(first["tasks"]["b"]["status"], "failed");
+    let run_id = first["run_id"].as_str().unwrap();
+
+    // Fixing the task that failed is still a change of the workflow.
+    sb.write(
+        "wf.yml",
+        &CHANGING.replace("echo b >> b.count; exit 1", "echo b >> b.count"),
+    );
+    let assert = sb.dagflow().args(["resume", run_id]).assert().code(2);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert!(
+        stderr.contains(&format!("the workflow changed since run `{run_id}`"))
+            && stderr.contains(
+                "the command of `b` changed from `echo b >> b.count; exit 1` to `echo b >> b.count`"
+            )
+            && stderr.contains(&format!("dagflow resume {run_id} --force")),
+        "{stderr}"
+    );
+    assert_eq!(runs_of(&sb, "b"), 1, "a refused resume runs nothing");
+
+    let runs = sb.json(&["runs", "--output", "json"]);
+    assert_eq!(
+        runs.as_array().map(Vec::len),
+        Some(1),
+        "no run was journaled"
+    );
+}
+
+#[test]
+fn resume_lists_added_removed_and_rewired_tasks() {
+    let sb = Sandbox::new();
+    sb.write("wf.yml", CHANGING);
     let (_, first) = sb.run_json("wf.yml", &[]);
     let run_id = first["run_id"].as_str().unwrap();
 
-    // `a` completed: changing it would make its result stale.
-    sb.write(
-        "edited.yml",
-        &original
-            .replace("echo a >> a.log", "echo A >> a.log")
-            .replace("run: exit 1", "run: echo fixed"),
-    );
+    let edited = CHANGING
+        .replace("    depends_on: [b]\n", "    depends_on: [a]\n")
+        .replace(
+            "  - name: d\n    run: echo d >> d.count; exit 1\n    depends_on: [a]\n",
+            "",
+        )
+        + "  - name: e\n    run: 'true'\n";
+    sb.write("edited.yml", &edited);
     let assert = sb
         .dagflow()
         .args(["resume", run_id, "edited.yml"])
         .assert()
         .code(2);
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
-    assert!(
-        stderr.contains("in tasks that completed: changed: a") && stderr.contains("--force"),
-        "{stderr}"
-    );
-
-    // `b` failed: fixing it is what resume is for.
-    sb.write(
-        "wf.yml",
-        &original.replace("run: exit 1", "run: echo fixed"),
-    );
-    let output = sb
-        .dagflow()
-        .args(["resume", run_id, "--output", "json"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let resumed: Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(resumed["tasks"]["b"]["result"], "fixed");
-    assert_eq!(sb.read("a.log").lines().collect::<Vec<_>>(), ["a"]);
+    for expected in [
+        "the dependencies of `c` changed from [b] to [a]",
+        "task `e` was added",
+        "task `d` was removed",
+        &format!("dagflow resume {run_id} edited.yml --force"),
+    ] {
+        assert!(
+            stderr.contains(expected),
+            "missing {expected:?} in {stderr}"
+        );
+    }
 }
 
 #[test]
-fn forced_resume_reruns_changed_completed_tasks() {
+fn forced_resume_reruns_the_edited_task_and_its_dependents_and_restores_the_rest() {
     let sb = Sandbox::new();
-    let original = "name: changing\ntasks:\n  - name: a\n    run: echo a >> a.log\n  - name: b\n    run: exit 1\n    depends_on: [a]\n";
-    sb.write("wf.yml", original);
+    sb.write("wf.yml", CHANGING);
+    let (_, first) = sb.run_json("wf.yml", &[]);
+    let run_id = first["run_id"].as_str().unwrap();
+    assert_eq!(
+        [
+            runs_of(&sb, "a"),
+            runs_of(&sb, "b"),
+            runs_of(&sb, "c"),
+            runs_of(&sb, "d")
+        ],
+        [1, 1, 0, 1]
+    );
+
+    // Fix `b`; `d` failed too and runs again, unchanged.
+    sb.write(
+        "wf.yml",
+        &CHANGING
+            .replace("echo b >> b.count; exit 1", "echo b >> b.count")
+            .replace("echo d >> d.count; exit 1", "echo d >> d.count"),
+    );
+    let output = sb
+        .dagflow()
+        .args(["resume", run_id, "--force", "--output", "json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("1 completed task restored, 3 to run (changed since the run: b, d)"),
+        "{stderr}"
+    );
+    let resumed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(resumed["resumed_from"], run_id);
+    assert_eq!(resumed["tasks"]["a"]["restored"], true);
+    assert_eq!(resumed["tasks"]["a"]["result"], "from-a");
+    for task in ["b", "c", "d"] {
+        assert_eq!(resumed["tasks"][task]["status"], "completed", "{task}");
+    }
+    assert_eq!(
+        [
+            runs_of(&sb, "a"),
+            runs_of(&sb, "b"),
+            runs_of(&sb, "c"),
+            runs_of(&sb, "d")
+        ],
+        [1, 2, 1, 2],
+        "a restored, not rerun; b, c and d ran"
+    );
+}
+
+#[test]
+fn forced_resume_reruns_a_changed_completed_task_and_everything_after_it() {
+    let sb = Sandbox::new();
+    sb.write("wf.yml", CHANGING);
     let (_, first) = sb.run_json("wf.yml", &[]);
     let run_id = first["run_id"].as_str().unwrap();
     sb.write(
         "wf.yml",
-        &original
-            .replace("echo a >> a.log", "echo A >> a.log")
-            .replace("run: exit 1", "run: echo fixed"),
+        &CHANGING
+            .replace(
+                "echo a >> a.count; echo from-a",
+                "echo a >> a.count; echo A",
+            )
+            .replace("echo b >> b.count; exit 1", "echo b >> b.count")
+            .replace("echo d >> d.count; exit 1", "echo d >> d.count"),
     );
     let output = sb
         .dagflow()
@@ -314,11 +413,58 @@ fn forced_resume_reruns_changed_completed_tasks() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    let resumed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(resumed["tasks"]["a"]["result"], "A");
+    assert_ne!(resumed["tasks"]["a"]["restored"], true);
     assert_eq!(
-        sb.read("a.log").lines().collect::<Vec<_>>(),
-        ["a", "A"],
-        "a changed, so it ran again"
+        [
+            runs_of(&sb, "a"),
+            runs_of(&sb, "b"),
+            runs_of(&sb, "c"),
+            runs_of(&sb, "d")
+        ],
+        [2, 2, 1, 2],
+        "a changed, so it and everything after it ran"
     );
+}
+
+#[test]
+fn resume_of_a_resumed_run_restores_results_from_the_first_run() {
+    let sb = Sandbox::new();
+    sb.write(
+        "wf.yml",
+        "name: chain
+tasks:
+  - name: a
+    run: echo a >> a.count; echo 42
+  - name: b
+    run: test -f b.ok
+    depends_on: [a]
+  - name: c
+    run: test -f c.ok && echo \"got $DAGFLOW_RESULT_A\"
+    depends_on: [a, b]
+",
+    );
+    let (_, first) = sb.run_json("wf.yml", &[]);
+    let first_id = first["run_id"].as_str().unwrap();
+    sb.write("b.ok", "");
+    let output = sb
+        .dagflow()
+        .args(["resume", first_id, "--output", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "c fails in the second run");
+    let second: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(second["tasks"]["c"]["status"], "failed");
+    let second_id = second["run_id"].as_str().unwrap();
+
+    sb.write("c.ok", "");
+    let third = sb.json(&["resume", second_id, "--output", "json"]);
+    assert_eq!(third["success"], true);
+    assert_eq!(third["tasks"]["a"]["restored"], true);
+    assert_eq!(third["tasks"]["b"]["restored"], true);
+    assert_eq!(third["tasks"]["c"]["result"], "got 42");
+    assert_eq!(runs_of(&sb, "a"), 1, "a ran in the first run only");
 }
 
 #[test]

@@ -2,7 +2,8 @@
 //! interrupted run; completed tasks keep their journaled results.
 
 use dagflow::journal::JournalStore;
-use dagflow_cli::resume::{plan_resume, run_origin};
+use dagflow_cli::execute::run_definition;
+use dagflow_cli::resume::{changed_tasks, plan_resume, run_origin, ResumeError};
 
 use super::run::{execute, Restore, RunSettings};
 use super::{find_run, load_spec, open_journal};
@@ -13,7 +14,7 @@ pub async fn resume(args: ResumeArgs, journal: Option<String>) -> anyhow::Result
     let (_, store) = open_journal(journal.as_deref(), false)?;
     let run_id = find_run(&store, &args.run_id)?;
     let entries = store.by_workflow_id(&run_id)?;
-    let origin = run_origin(&run_id, &entries).map_err(|e| UsageError(e.to_string()))?;
+    let origin = run_origin(&run_id, &entries).map_err(refusal)?;
     let file = match (&args.file, &origin.file) {
         (Some(file), _) => file.clone(),
         (None, Some(file)) => file.clone(),
@@ -32,9 +33,15 @@ pub async fn resume(args: ResumeArgs, journal: Option<String>) -> anyhow::Result
         .into());
     }
     let spec = load_spec(&file)?;
+    origin.check_workflow(&spec.name).map_err(refusal)?;
+    // Held for the whole resume: a second `dagflow resume` of this run, or a
+    // resume of a run still executing elsewhere, is refused before planning
+    // from a journal that may still grow.
+    let _claim = store.claim_resume(&run_id)?;
+    let current = run_definition(&spec)?;
     let plan =
-        plan_resume(&run_id, &entries, &spec, args.force).map_err(|e| UsageError(e.to_string()))?;
-    if let (Some(cwd), Ok(here)) = (&plan.cwd, std::env::current_dir()) {
+        plan_resume(&store, &run_id, &current, args.force, args.file.clone()).map_err(refusal)?;
+    if let (Some(cwd), Ok(here)) = (&origin.cwd, std::env::current_dir()) {
         if *cwd != here {
             eprintln!(
                 "warning: run `{run_id}` ran in {}, and relative paths in its commands resolve from here ({})",
@@ -43,19 +50,19 @@ pub async fn resume(args: ResumeArgs, journal: Option<String>) -> anyhow::Result
             );
         }
     }
-    // Held for the whole resume: a second `dagflow resume` of this run, or a
-    // resume of a run still executing elsewhere, is refused.
-    let _claim = store.claim_resume(&run_id)?;
-    let rerun = spec.tasks.len() - plan.reused.len();
+    let restored = plan.restored.len();
     eprintln!(
-        "resuming run {run_id} of {}: {} completed task{} reused, {rerun} to run{}",
+        "resuming run {run_id} of {}: {restored} completed task{} restored, {} to run{}",
         spec.name,
-        plan.reused.len(),
-        if plan.reused.len() == 1 { "" } else { "s" },
-        if plan.changed.is_empty() {
+        if restored == 1 { "" } else { "s" },
+        plan.to_run.len(),
+        if plan.changes.is_empty() {
             String::new()
         } else {
-            format!(" (changed: {})", plan.changed.join(", "))
+            format!(
+                " (changed since the run: {})",
+                changed_tasks(&plan.changes).join(", ")
+            )
         }
     );
     let settings = RunSettings {
@@ -67,8 +74,17 @@ pub async fn resume(args: ResumeArgs, journal: Option<String>) -> anyhow::Result
         grace: args.grace,
     };
     let restore = Restore {
-        results: plan.reused,
+        results: plan.restored,
         from_run: run_id,
     };
     execute(spec, &settings, Some(restore)).await
+}
+
+/// A refusal is a usage error (exit 2); a journal that cannot be read is not.
+fn refusal(error: ResumeError) -> anyhow::Error {
+    if error.is_usage() {
+        UsageError(error.to_string()).into()
+    } else {
+        error.into()
+    }
 }

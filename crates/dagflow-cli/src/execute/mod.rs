@@ -30,7 +30,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use dagflow::engine::workflow::{RetryPolicy, TaskContext, TaskError, TaskOptions, Workflow};
+use dagflow::engine::workflow::{
+    RetryPolicy, TaskContext, TaskError, TaskOptions, Workflow, WorkflowError,
+};
+use dagflow::event::RunDefinition;
 
 pub use action::{result_env_text, result_from_text, CommandFailed, ConditionFailed};
 pub use annotate::AnnotatingStore;
@@ -89,6 +92,15 @@ pub fn build_workflow(
     }
     observe_state(&mut workflow, state);
     workflow
+}
+
+/// The definition a run of `spec` journals (its graph and each task's
+/// [`definition`](crate::spec::TaskSpec::definition) text), built the same
+/// way as the workflow [`build_workflow`] runs, so that `dagflow resume`
+/// compares like with like.
+pub fn run_definition(spec: &WorkflowSpec) -> Result<RunDefinition, WorkflowError> {
+    let runner = ProcessRunner::new(Duration::ZERO);
+    build_workflow(spec, &runner, &RunState::default(), None).definition()
 }
 
 /// Attaches `state` to `workflow` as an observer (done by
