@@ -9,7 +9,11 @@
 # Usage: benches/cli.sh [RUNS]        (default 10 runs of each, medians)
 # Environment: N (parallelism, default nproc), DAGFLOW (a prebuilt binary),
 #              CARGO_TARGET_DIR (where cargo builds), DAGFLOW_RUN_ARGS
-#              (extra arguments for `dagflow run`).
+#              (extra arguments for `dagflow run`), HYPERFINE=1 (time with
+#              hyperfine instead of the alternating loop).
+# The default loop alternates the two tools run by run, so load that drifts
+# during the measurement (a shared machine) hits both alike; hyperfine runs
+# all of one tool, then all of the other.
 # Target: dagflow's median <= 1.3 x make's median.
 set -euo pipefail
 
@@ -56,7 +60,7 @@ make -s -j "$N" -f "$WORK/Makefile" all >/dev/null
 now_ns() { date +%s%N; }
 median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
-if command -v hyperfine >/dev/null 2>&1; then
+if [ "${HYPERFINE:-0}" = 1 ] && command -v hyperfine >/dev/null 2>&1; then
     export -f run_make run_dagflow
     export WORK N DAGFLOW JOURNAL DAGFLOW_RUN_ARGS
     hyperfine --warmup 2 --runs "$RUNS" --shell bash --export-json "$WORK/hyperfine.json" \
@@ -69,7 +73,6 @@ else
     : >"$WORK/make.ns"
     : >"$WORK/dagflow.ns"
     for _ in $(seq "$RUNS"); do
-        # Alternate the tools so drifting load hits both alike.
         t0=$(now_ns); run_make; t1=$(now_ns); echo $((t1 - t0)) >>"$WORK/make.ns"
         t0=$(now_ns); run_dagflow; t1=$(now_ns); echo $((t1 - t0)) >>"$WORK/dagflow.ns"
     done
