@@ -43,12 +43,17 @@ pub(crate) async fn execute(run: &Arc<RunShared>, id: TaskId) -> Execution {
     if let Some(reason) = run.stop_reason() {
         return Execution::settled(TaskStatus::Cancelled, reason);
     }
-    let Some(spec) = run.tasks.get(id.index()) else {
-        return Execution::settled(TaskStatus::Failed, Arc::from("the task has no action"));
+    // Scoped so that only the action, not the whole spec, is kept across
+    // the awaits below.
+    let action = {
+        let Some(spec) = run.tasks.get(id.index()) else {
+            return Execution::settled(TaskStatus::Failed, Arc::from("the task has no action"));
+        };
+        if spec.extras.is_some() || run.semaphore.is_some() {
+            return Box::pin(execute_with_options(run, id, spec)).await;
+        }
+        spec.action
     };
-    if spec.extras.is_some() || run.semaphore.is_some() {
-        return Box::pin(execute_with_options(run, id, spec)).await;
-    }
     run.emit(|run_id| WorkflowEvent::TaskStarted {
         run_id,
         task: Arc::clone(run.dag.name_arc(id)),
@@ -58,8 +63,8 @@ pub(crate) async fn execute(run: &Arc<RunShared>, id: TaskId) -> Execution {
     });
     let started = Instant::now();
     let ctx = TaskContext::new(Arc::clone(run), id, 1);
-    let outcome = match start(&spec.action, ctx) {
-        Ok(action) => Abandonable::new(run, action).await,
+    let outcome = match start(action, ctx) {
+        Ok(started) => Abandonable::new(run, started).await,
         Err(error) => Err(error),
     };
     let duration = started.elapsed();
@@ -77,8 +82,8 @@ pub(crate) async fn execute(run: &Arc<RunShared>, id: TaskId) -> Execution {
 
 /// [`execute`] for tasks with options: condition, concurrency permit,
 /// attempts under a timeout, result transform, retries.
-async fn execute_with_options(run: &Arc<RunShared>, id: TaskId, spec: &TaskSpec) -> Execution {
-    let extras = spec.extras.as_deref();
+async fn execute_with_options(run: &Arc<RunShared>, id: TaskId, spec: TaskSpec<'_>) -> Execution {
+    let extras = spec.extras;
     if let Some(condition) = extras.and_then(|e| e.condition.as_deref()) {
         if let Some(reason) = skip_reason(run, id, condition) {
             return Execution::settled(TaskStatus::Skipped, Arc::from(reason));
@@ -226,13 +231,13 @@ fn skip_reason(run: &Arc<RunShared>, id: TaskId, condition: &ConditionFn) -> Opt
 /// is cancelled and the grace period is over; then the result transform.
 async fn attempt_once(
     run: &Arc<RunShared>,
-    spec: &TaskSpec,
+    spec: TaskSpec<'_>,
     id: TaskId,
     attempt: u32,
 ) -> Result<Value, TaskError> {
-    let extras = spec.extras.as_deref();
+    let extras = spec.extras;
     let ctx = TaskContext::new(Arc::clone(run), id, attempt);
-    let action = start(&spec.action, ctx)?;
+    let action = start(spec.action, ctx)?;
     let value = match extras.and_then(|e| e.timeout) {
         Some(after) => {
             let bounded = async move {

@@ -84,7 +84,7 @@ pub use summary::{TaskSummary, WorkflowSummary};
 
 use crate::event::{Observer, Observers, RunDefinition};
 use crate::graph::{Dag, DagBuilder, GraphError};
-use options::{Action, TaskSpec};
+use options::{Action, TaskTable};
 use summary::RunReport;
 
 /// A DAG of async tasks, run by [`run`](Self::run). See the
@@ -96,7 +96,7 @@ pub struct Workflow {
     dag: Option<Arc<Dag>>,
     /// The first definition error (duplicate name, or a failed validation).
     invalid: Option<GraphError>,
-    tasks: Arc<Vec<TaskSpec>>,
+    tasks: Arc<TaskTable>,
     max_concurrency: Option<usize>,
     fail_fast: bool,
     timeout: Option<Duration>,
@@ -129,7 +129,7 @@ impl Workflow {
             builder: Some(DagBuilder::new()),
             dag: None,
             invalid: None,
-            tasks: Arc::new(Vec::new()),
+            tasks: Arc::new(TaskTable::default()),
             max_concurrency: None,
             fail_fast: true,
             timeout: None,
@@ -217,7 +217,7 @@ impl Workflow {
             return self;
         };
         match builder.add(name, dependencies.iter()) {
-            Ok(_) => Arc::make_mut(&mut self.tasks).push(TaskSpec { action, extras }),
+            Ok(_) => Arc::make_mut(&mut self.tasks).push(action, extras),
             Err(e) => {
                 self.invalid.get_or_insert(e);
             }
@@ -312,6 +312,11 @@ impl Workflow {
         }
         match self.builder.take().unwrap_or_default().build() {
             Ok(dag) => {
+                // No more tasks are expected; never copy a table a run
+                // still shares just to trim it.
+                if let Some(tasks) = Arc::get_mut(&mut self.tasks) {
+                    tasks.shrink_to_fit();
+                }
                 let dag = Arc::new(dag);
                 self.dag = Some(Arc::clone(&dag));
                 Ok(dag)
@@ -333,9 +338,8 @@ impl Workflow {
     }
 
     fn task_definitions(&self) -> Vec<Option<String>> {
-        self.tasks
-            .iter()
-            .map(|t| t.extras.as_ref().and_then(|e| e.definition.clone()))
+        (0..self.tasks.len())
+            .map(|i| self.tasks.extras(i).and_then(|e| e.definition.clone()))
             .collect()
     }
 

@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 use super::attempt::{execute, Execution};
 use super::cancel::CancelHandle;
 use super::error::TaskError;
-use super::options::{TaskExtras, TaskSpec};
+use super::options::{TaskExtras, TaskTable};
 use crate::event::{Observers, StatusCounts, TaskStatus, WorkflowEvent};
 use crate::graph::{Dag, TaskId};
 
@@ -124,7 +124,7 @@ pub(crate) fn nanos(d: Duration) -> u64 {
 /// Everything the tasks of one run share.
 pub(crate) struct RunShared {
     pub(crate) dag: Arc<Dag>,
-    pub(crate) tasks: Arc<Vec<TaskSpec>>,
+    pub(crate) tasks: Arc<TaskTable>,
     pub(crate) workflow: Arc<str>,
     pub(crate) run_id: Arc<str>,
     /// Given to actions; cancelled when the run is cancelled or times out.
@@ -156,7 +156,7 @@ pub(crate) struct RunShared {
 /// The settings a run is started with.
 pub(crate) struct RunSetup {
     pub(crate) dag: Arc<Dag>,
-    pub(crate) tasks: Arc<Vec<TaskSpec>>,
+    pub(crate) tasks: Arc<TaskTable>,
     pub(crate) workflow: Arc<str>,
     pub(crate) run_id: Arc<str>,
     pub(crate) cancel: CancelHandle,
@@ -202,7 +202,7 @@ impl RunShared {
     }
 
     pub(crate) fn extras(&self, id: TaskId) -> Option<&TaskExtras> {
-        self.tasks.get(id.index())?.extras.as_deref()
+        self.tasks.extras(id.index())
     }
 
     pub(crate) fn result(&self, id: TaskId) -> Option<&Value> {
