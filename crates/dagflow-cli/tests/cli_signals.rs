@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{alive, Sandbox};
+use common::{alive, send_signal, spawn_dagflow, wait_for_file, Sandbox};
 use serde_json::Value;
 
 #[cfg(unix)]
@@ -17,22 +17,9 @@ fn ctrl_c_cancels_journals_and_exits_130() {
         "wf.yml",
         "name: interrupted\ntasks:\n  - name: quick\n    run: echo done\n  - name: long\n    run: echo $$ > shell.pid; sleep 30 & echo $! > child.pid; wait\n    depends_on: [quick]\n  - name: after\n    run: 'true'\n    depends_on: [long]\n",
     );
-    let bin = assert_cmd::cargo::cargo_bin("dagflow");
-    let child = std::process::Command::new(bin)
-        .args(["run", "wf.yml", "--output", "json", "--grace", "1s"])
-        .current_dir(sb.path())
-        .env_remove("DAGFLOW_JOURNAL")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while sb.read("child.pid").trim().is_empty() {
-        assert!(Instant::now() < deadline, "the task never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    // SAFETY: kill(2) with a valid pid and signal.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let child = spawn_dagflow(&sb, &["run", "wf.yml", "--output", "json", "--grace", "1s"]);
+    wait_for_file(&sb, "child.pid");
+    send_signal(child.id(), libc::SIGINT);
     let output = child.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(130));
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
@@ -58,26 +45,15 @@ fn second_ctrl_c_kills_at_once() {
         "wf.yml",
         "name: stubborn\ntasks:\n  - name: t\n    run: trap '' TERM; echo $$ > shell.pid; while true; do sleep 0.1; done\n",
     );
-    let bin = assert_cmd::cargo::cargo_bin("dagflow");
-    let child = std::process::Command::new(bin)
-        .args(["run", "wf.yml", "--output", "json", "--grace", "60s"])
-        .current_dir(sb.path())
-        .env_remove("DAGFLOW_JOURNAL")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while sb.read("shell.pid").trim().is_empty() {
-        assert!(Instant::now() < deadline, "the task never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let child = spawn_dagflow(
+        &sb,
+        &["run", "wf.yml", "--output", "json", "--grace", "60s"],
+    );
+    wait_for_file(&sb, "shell.pid");
     let started = Instant::now();
-    // SAFETY: kill(2) with a valid pid and signal.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    send_signal(child.id(), libc::SIGINT);
     std::thread::sleep(Duration::from_millis(300));
-    // SAFETY: as above.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    send_signal(child.id(), libc::SIGINT);
     let output = child.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(130));
     assert!(
@@ -98,22 +74,9 @@ fn sigterm_stops_the_run_and_exits_143() {
         "wf.yml",
         "name: terminated\ntasks:\n  - name: t\n    run: echo $$ > shell.pid; sleep 30\n",
     );
-    let bin = assert_cmd::cargo::cargo_bin("dagflow");
-    let child = std::process::Command::new(bin)
-        .args(["run", "wf.yml", "--output", "json", "--grace", "1s"])
-        .current_dir(sb.path())
-        .env_remove("DAGFLOW_JOURNAL")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while sb.read("shell.pid").trim().is_empty() {
-        assert!(Instant::now() < deadline, "the task never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    // SAFETY: kill(2) with a valid pid and signal.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let child = spawn_dagflow(&sb, &["run", "wf.yml", "--output", "json", "--grace", "1s"]);
+    wait_for_file(&sb, "shell.pid");
+    send_signal(child.id(), libc::SIGTERM);
     let output = child.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(143));
     let pid: i32 = sb.read("shell.pid").trim().parse().unwrap();

@@ -9,19 +9,11 @@ use dagflow_cli::process::{Exit, ProcessError, ProcessRequest, ProcessRunner, St
 use dagflow_cli::spec::CommandSpec;
 use tokio_util::sync::CancellationToken;
 
+mod common;
+use common::alive;
+
 fn shell(label: &str, text: &str) -> ProcessRequest {
     ProcessRequest::new(label, CommandSpec::Shell(text.into()))
-}
-
-fn alive(pid: i32) -> bool {
-    // A zombie still answers kill(0); read its state to tell.
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
-            .rsplit(')')
-            .next()
-            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
-        Err(_) => false,
-    }
 }
 
 fn read_pids(path: &Path) -> Vec<i32> {

@@ -80,6 +80,39 @@ impl Sandbox {
     }
 }
 
+/// Starts `dagflow ARGS` in the sandbox without waiting: stdout piped,
+/// stderr discarded, `DAGFLOW_JOURNAL` unset (for tests that signal it).
+pub fn spawn_dagflow(sb: &Sandbox, args: &[&str]) -> std::process::Child {
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("dagflow"))
+        .args(args)
+        .current_dir(sb.path())
+        .env_remove("DAGFLOW_JOURNAL")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("dagflow starts")
+}
+
+/// Waits (up to 10 s) until the sandbox file `name` has content: a task
+/// writes it once it runs.
+pub fn wait_for_file(sb: &Sandbox, name: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while sb.read(name).trim().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{name} was never written: the task never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Sends `signal` to process `pid`.
+#[cfg(unix)]
+pub fn send_signal(pid: u32, signal: i32) {
+    // SAFETY: kill(2) takes any pid and signal number; errors are returned, not UB.
+    unsafe { libc::kill(pid as i32, signal) };
+}
+
 /// Whether process `pid` exists and is not a zombie.
 pub fn alive(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
