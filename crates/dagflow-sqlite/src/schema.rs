@@ -153,10 +153,13 @@ pub(crate) fn check_header(
     busy_ms: u64,
 ) -> Result<Header, SqliteError> {
     let err = sql_error(path, "reading the file header", busy_ms);
-    let application_id: i64 = conn
+    // One read transaction, so that a migration another process commits
+    // meanwhile cannot show us its tables without its application id.
+    let snapshot = conn.unchecked_transaction().map_err(&err)?;
+    let application_id: i64 = snapshot
         .pragma_query_value(None, "application_id", |r| r.get(0))
         .map_err(&err)?;
-    let version: i64 = conn
+    let version: i64 = snapshot
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .map_err(&err)?;
     if application_id != APPLICATION_ID && application_id != 0 {
@@ -166,7 +169,7 @@ pub(crate) fn check_header(
         });
     }
     if application_id == 0 {
-        let tables: Vec<String> = conn
+        let tables: Vec<String> = snapshot
             .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name LIMIT 5")
             .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
             .map_err(&err)?;

@@ -160,9 +160,8 @@ impl SqliteStore {
         {
             return Err(SqliteError::ReadOnly { path });
         }
-        let mode: String = conn
-            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
-            .map_err(err("switching to WAL mode"))?;
+        let mode =
+            switch_to_wal(&conn, options.busy_timeout).map_err(err("switching to WAL mode"))?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(SqliteError::Setup {
                 path: path.clone(),
@@ -504,5 +503,26 @@ impl JournalStore for SqliteStore {
 
     fn runs(&self, filter: &QueryFilter, limit: usize) -> Result<Vec<RunRecord>, StoreError> {
         Ok(self.read(|r| r.runs(filter, limit))?)
+    }
+}
+
+/// Switches the file to WAL mode (a no-op once it is). The switch takes an
+/// exclusive lock without going through the busy handler, so while other
+/// processes open the same new file it can fail with "busy" at once: retry
+/// until the busy timeout runs out.
+fn switch_to_wal(conn: &Connection, busy_timeout: std::time::Duration) -> rusqlite::Result<String> {
+    let deadline = std::time::Instant::now() + busy_timeout;
+    loop {
+        match conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0)) {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            outcome => return outcome,
+        }
     }
 }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 use dagflow::journal::resume::ResumePlan;
 use dagflow::journal::{EntryStatus, EventType, JournalEntry, JournalStore, QueryFilter};
 use dagflow::{TaskOptions, Workflow, WorkflowJournal};
-use dagflow_sqlite::{LeaseKind, SqliteError, SqliteStore};
+use dagflow_sqlite::{LeaseKind, SqliteError, SqliteOptions, SqliteStore};
 use serde_json::{json, Value};
 
 const CHILD_MODE: &str = "DAGFLOW_SQLITE_CHILD";
@@ -305,11 +305,19 @@ fn a_run_killed_mid_way_resumes_and_every_side_effect_happens_once() {
     wait_until("the slow task to start", Duration::from_secs(60), || {
         s.effects.join("package.started").exists()
     });
+    // `docs` is not upstream of `package` and runs beside it: kill only once
+    // its completion is journaled, so every step but the slow one is done.
+    let reader = SqliteStore::open_with(&s.journal, SqliteOptions::new().read_only(true))
+        .expect("the journal opens for reading while the child writes");
+    wait_until("docs to be journaled", Duration::from_secs(60), || {
+        completed_steps(&reader, "run-1").contains_key("docs")
+    });
+    drop(reader);
     child.kill().expect("SIGKILL");
     child.wait().expect("the child is reaped");
 
     // The journal opens, is intact, and holds every completion that came
-    // before the kill: all of package's upstream steps.
+    // before the kill: all of package's upstream steps, and docs.
     let store = SqliteStore::open(&s.journal).expect("the journal opens after the crash");
     let done = completed_steps(&store, "run-1");
     let mut names: Vec<&str> = done.keys().map(String::as_str).collect();
@@ -584,5 +592,34 @@ fn processes_writing_one_journal_at_once_lose_and_duplicate_nothing() {
             .lease(&format!("{prefix}-0"), LeaseKind::Running)
             .unwrap()
             .is_none());
+    }
+}
+
+#[test]
+fn processes_opening_a_new_journal_at_the_same_moment_all_succeed() {
+    // Several processes create and migrate one fresh file at once: each must
+    // wait for the others (WAL switch, schema) rather than fail.
+    for round in 0..5 {
+        let s = setup();
+        let children: Vec<Child> = (0..6)
+            .map(|i| {
+                spawn_child(
+                    "writer",
+                    &[
+                        ("JOURNAL", s.journal.display().to_string()),
+                        ("PREFIX", format!("r{round}w{i}")),
+                        ("RUNS", "1".to_string()),
+                    ],
+                )
+            })
+            .collect();
+        for mut child in children {
+            assert!(
+                child.wait().unwrap().success(),
+                "a process failed to open the new journal in round {round}"
+            );
+        }
+        let store = SqliteStore::open(&s.journal).unwrap();
+        assert_eq!(store.entry_count().unwrap(), 6 * 6);
     }
 }
