@@ -102,6 +102,13 @@ pub struct OutputArg {
 pub struct RunArgs {
     /// The workflow file (YAML).
     pub file: PathBuf,
+    #[command(flatten)]
+    pub execution: ExecutionArgs,
+}
+
+/// How a run executes; shared by `run` and `resume`.
+#[derive(Debug, Args)]
+pub struct ExecutionArgs {
     /// Maximum tasks at once (overrides the file's `concurrency`).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub concurrency: Option<u32>,
@@ -182,18 +189,8 @@ pub struct ResumeArgs {
     /// tasks and every task after them run again.
     #[arg(long)]
     pub force: bool,
-    /// Maximum tasks at once (overrides the file's `concurrency`).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
-    pub concurrency: Option<u32>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t)]
-    pub output: OutputFormat,
-    /// Do not print the tasks' output lines.
-    #[arg(short, long)]
-    pub quiet: bool,
-    /// Time between SIGTERM and SIGKILL when stopping a task.
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration_arg)]
-    pub grace: std::time::Duration,
+    #[command(flatten)]
+    pub execution: ExecutionArgs,
 }
 
 #[derive(Debug, Args)]

@@ -65,14 +65,7 @@ pub async fn resume(args: ResumeArgs, journal: Option<String>) -> anyhow::Result
             )
         }
     );
-    let settings = RunSettings {
-        file,
-        journal,
-        concurrency: args.concurrency.map(|c| c as usize),
-        output: args.output,
-        quiet: args.quiet,
-        grace: args.grace,
-    };
+    let settings = RunSettings::new(file, journal, &args.execution);
     let restore = Restore {
         results: plan.restored,
         from_run: run_id,

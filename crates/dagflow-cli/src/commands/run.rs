@@ -14,7 +14,7 @@ use dagflow_cli::spec::WorkflowSpec;
 use serde_json::{Map, Value};
 
 use super::{load_spec, open_journal};
-use crate::cli::{OutputFormat, RunArgs};
+use crate::cli::{ExecutionArgs, OutputFormat, RunArgs};
 use crate::exit;
 use crate::output::print_json;
 use crate::output::progress::{Mode, Progress};
@@ -31,6 +31,20 @@ pub struct RunSettings {
     pub grace: Duration,
 }
 
+impl RunSettings {
+    /// Settings for running `file` with the command line's execution options.
+    pub fn new(file: PathBuf, journal: Option<String>, execution: &ExecutionArgs) -> RunSettings {
+        RunSettings {
+            file,
+            journal,
+            concurrency: execution.concurrency.map(|c| c as usize),
+            output: execution.output,
+            quiet: execution.quiet,
+            grace: execution.grace,
+        }
+    }
+}
+
 /// Results reused from an earlier run.
 #[derive(Debug)]
 pub struct Restore {
@@ -40,14 +54,7 @@ pub struct Restore {
 
 pub async fn run(args: RunArgs, journal: Option<String>) -> anyhow::Result<u8> {
     let spec = load_spec(&args.file)?;
-    let settings = RunSettings {
-        file: args.file,
-        journal,
-        concurrency: args.concurrency.map(|c| c as usize),
-        output: args.output,
-        quiet: args.quiet,
-        grace: args.grace,
-    };
+    let settings = RunSettings::new(args.file, journal, &args.execution);
     execute(spec, &settings, None).await
 }
 
