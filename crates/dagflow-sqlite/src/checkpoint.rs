@@ -15,9 +15,9 @@
 //! [`WAL_KEEP_BYTES`].
 
 use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags};
 
@@ -68,10 +68,24 @@ fn run(path: PathBuf, busy_timeout: Duration, nudges: Receiver<()>) {
             return;
         }
     };
-    while nudges.recv().is_ok() {
+    // A nudge that arrives during the pause after a checkpoint is kept for
+    // the next one; the store closing ends the pause at once.
+    let mut nudged = false;
+    loop {
+        if !nudged && nudges.recv().is_err() {
+            return;
+        }
         if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
             tracing::warn!(path = %path.display(), error = %e, "checkpoint failed; retrying at the next one");
         }
-        std::thread::sleep(MIN_INTERVAL);
+        nudged = false;
+        let pause_end = Instant::now() + MIN_INTERVAL;
+        loop {
+            match nudges.recv_timeout(pause_end.saturating_duration_since(Instant::now())) {
+                Ok(()) => nudged = true,
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+        }
     }
 }

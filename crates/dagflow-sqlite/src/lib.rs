@@ -9,8 +9,10 @@
 //! - **Durability.** WAL mode. With the default [`Synchronous::Normal`], an
 //!   acknowledged entry survives the crash of the process (`SIGKILL`
 //!   included); with [`Synchronous::Full`] it also survives power loss. The
-//!   engines journal a step's completion before starting its dependents, so
-//!   a step's result is durable before any step that depends on it starts.
+//!   async engine journals a task's end with a deferred append (committed
+//!   in the background within milliseconds, several per transaction) and
+//!   waits for it only before starting a dependent, so a step's result is
+//!   durable before any step that depends on it starts.
 //! - **Analytics in SQL.** Summary tables maintained on insert make every
 //!   aggregate of the trait cost O(steps), and exact percentiles come from
 //!   counts of each distinct duration, read within one bucket.
@@ -44,6 +46,7 @@
 mod batch;
 mod checkpoint;
 mod codec;
+mod deferred;
 mod error;
 mod fast_hash;
 mod lease;

@@ -14,12 +14,13 @@ use rusqlite::{Connection, OpenFlags, MAIN_DB};
 
 use crate::batch::{self, TailBuilder, CHUNK_ENTRIES};
 use crate::checkpoint;
+use crate::deferred::Deferred;
 use crate::error::SqliteError;
 use crate::lease::{self, LeaseKind, Owner, RunLease};
 use crate::options::SqliteOptions;
 use crate::queries::Reader;
 use crate::schema::{self, LATEST_VERSION};
-use crate::writer::{Append, Command, Part, Rest, Writer};
+use crate::writer::{Answer, Append, Command, Part, Rest, Writer};
 
 /// Idle read connections kept for reuse.
 const MAX_IDLE_READERS: usize = 4;
@@ -61,6 +62,7 @@ struct Shared {
     writer: Mutex<Vec<JoinHandle<()>>>,
     readers: Mutex<Vec<Connection>>,
     owner: Owner,
+    deferred: Arc<Deferred>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -130,6 +132,7 @@ impl SqliteStore {
                     writer: Mutex::new(Vec::new()),
                     readers: Mutex::new(vec![conn]),
                     owner,
+                    deferred: Arc::default(),
                 }),
             });
         }
@@ -198,6 +201,7 @@ impl SqliteStore {
         let (checkpointer, checkpoint_thread) =
             checkpoint::spawn(path.clone(), options.busy_timeout).map_err(thread_error)?;
         let (commands, receiver) = mpsc::channel();
+        let deferred = Arc::new(Deferred::default());
         let writer = Writer {
             conn,
             path: path.clone(),
@@ -208,6 +212,7 @@ impl SqliteStore {
             held: HashSet::new(),
             checkpointer,
             wal_path: wal_path(&path),
+            deferred: Arc::clone(&deferred),
         };
         let writer_thread = writer.spawn(receiver).map_err(thread_error)?;
         Ok(SqliteStore {
@@ -218,6 +223,7 @@ impl SqliteStore {
                 writer: Mutex::new(vec![writer_thread, checkpoint_thread]),
                 readers: Mutex::new(Vec::new()),
                 owner,
+                deferred,
             }),
         })
     }
@@ -247,7 +253,7 @@ impl SqliteStore {
         };
         let (reply, answer) = mpsc::sync_channel(1);
         commands.send(make(reply)).map_err(|_| stopped())?;
-        answer.recv().map_err(|_| stopped())?
+        blocking(|| answer.recv()).map_err(|_| stopped())?
     }
 
     /// Appends entries (see [`JournalStore::append`]) with this crate's
@@ -267,7 +273,7 @@ impl SqliteStore {
                 Command::Append(Append {
                     rows: first,
                     rest,
-                    reply,
+                    answer: Answer::Now(reply),
                 })
             });
         }
@@ -283,7 +289,7 @@ impl SqliteStore {
             .send(Command::Append(Append {
                 rows: first,
                 rest: Rest::Stream(stream),
-                reply,
+                answer: Answer::Now(reply),
             }))
             .map_err(|_| stopped())?;
         for chunk in chunks {
@@ -296,7 +302,54 @@ impl SqliteStore {
             }
         }
         let _ = parts.send(Part::End(tail.finish()));
-        answer.recv().map_err(|_| stopped())?
+        blocking(|| answer.recv()).map_err(|_| stopped())?
+    }
+
+    /// Queues entries to be committed in the background, shortly and with
+    /// whatever else is queued (see [`JournalStore::append_deferred`]);
+    /// returns once they are queued, in journal order.
+    pub fn append_entries_deferred(&self, entries: &[JournalEntry]) -> Result<(), SqliteError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let path = &self.shared.path;
+        let Some(commands) = &self.shared.commands else {
+            return Err(SqliteError::ReadOnly { path: path.clone() });
+        };
+        if entries.len() > CHUNK_ENTRIES {
+            // Large appends stream, which deferral does not cover.
+            return self.append_entries(entries);
+        }
+        let mut tail = TailBuilder::default();
+        let rows = batch::encode(entries, path, &mut tail)?;
+        let rest = Rest::Tail(tail.finish());
+        self.shared.deferred.queue(|position| {
+            commands
+                .send(Command::Append(Append {
+                    rows,
+                    rest,
+                    answer: Answer::Deferred(position),
+                }))
+                .map_err(|_| SqliteError::WriterStopped { path: path.clone() })
+        })
+    }
+
+    /// Blocks until the deferred appends covered by `mark` (see
+    /// [`JournalStore::mark`]) are committed, asking the writer to commit
+    /// at once; reports the oldest deferred failure not reported yet.
+    pub fn wait_committed(&self, mark: u64) -> Result<(), SqliteError> {
+        let shared = &self.shared;
+        blocking(|| {
+            shared.deferred.wait(
+                mark,
+                || {
+                    if let Some(commands) = &shared.commands {
+                        let _ = commands.send(Command::Flush);
+                    }
+                },
+                &shared.path,
+            )
+        })
     }
 
     /// Copies the write-ahead log into the database file and syncs it, so
@@ -462,7 +515,25 @@ impl JournalStore for SqliteStore {
     }
 
     fn flush(&self) -> Result<(), StoreError> {
-        Ok(self.checkpoint()?)
+        // The checkpoint is queued behind every deferred append.
+        self.checkpoint()?;
+        Ok(self.shared.deferred.take_failure()?)
+    }
+
+    fn defers(&self) -> bool {
+        self.shared.commands.is_some()
+    }
+
+    fn append_deferred(&self, entry: JournalEntry) -> Result<(), StoreError> {
+        Ok(self.append_entries_deferred(std::slice::from_ref(&entry))?)
+    }
+
+    fn mark(&self) -> u64 {
+        self.shared.deferred.mark()
+    }
+
+    fn wait_durable(&self, mark: u64) -> Result<(), StoreError> {
+        Ok(self.wait_committed(mark)?)
     }
 
     fn entry_count(&self) -> Result<u64, StoreError> {
@@ -524,5 +595,20 @@ fn switch_to_wal(conn: &Connection, busy_timeout: std::time::Duration) -> rusqli
             }
             outcome => return outcome,
         }
+    }
+}
+
+/// Runs `wait`, a blocking wait for the writer thread. On a worker of a
+/// multi-threaded tokio runtime, the worker's other tasks move to another
+/// thread meanwhile (a task the engine just woke, say, would otherwise
+/// wait for this commit too).
+fn blocking<T>(wait: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    let on_worker =
+        Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread);
+    if on_worker {
+        tokio::task::block_in_place(wait)
+    } else {
+        wait()
     }
 }

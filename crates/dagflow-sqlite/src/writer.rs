@@ -14,7 +14,7 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -23,6 +23,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::batch::{RunChange, Tail};
 use crate::checkpoint::{self, Nudge};
 use crate::codec::Row;
+use crate::deferred::{Deferred, LINGER};
 use crate::error::SqliteError;
 use crate::fast_hash::FastMap;
 use crate::lease::{self, LeaseKind, Owner};
@@ -46,7 +47,16 @@ pub(crate) enum Part {
 pub(crate) struct Append {
     pub rows: Vec<Row>,
     pub rest: Rest,
-    pub reply: Reply,
+    pub answer: Answer,
+}
+
+/// Who learns how an append went.
+pub(crate) enum Answer {
+    /// A caller waiting for the commit.
+    Now(Reply),
+    /// Nobody waits: the outcome goes to the store's [`Deferred`] record
+    /// under this position.
+    Deferred(u64),
 }
 
 /// How the rest of an [`Append`] arrives.
@@ -67,6 +77,8 @@ pub(crate) enum Command {
     RebuildSummaries { reply: Reply },
     /// Copy the WAL into the database file and sync it.
     Checkpoint { reply: Reply },
+    /// Commit the deferred appends queued so far now (someone waits).
+    Flush,
     /// Take the resume lease of a run.
     ClaimResume { run_id: String, reply: Reply },
     /// Drop the resume lease of a run.
@@ -82,7 +94,7 @@ struct Pending {
     chunks: Vec<Vec<Row>>,
     stream: Option<Receiver<Part>>,
     tail: Option<Tail>,
-    reply: Reply,
+    answer: Answer,
     entries: usize,
 }
 
@@ -97,7 +109,7 @@ impl Pending {
             chunks: vec![append.rows],
             stream,
             tail,
-            reply: append.reply,
+            answer: append.answer,
             entries,
         }
     }
@@ -117,6 +129,8 @@ pub(crate) struct Writer {
     pub checkpointer: Nudge,
     /// The write-ahead log file, watched for growth.
     pub wal_path: PathBuf,
+    /// Positions and failures of deferred appends.
+    pub deferred: Arc<Deferred>,
 }
 
 /// The entry insert (13 parameters per row).
@@ -158,15 +172,19 @@ impl Writer {
     pub(crate) fn spawn(self, commands: Receiver<Command>) -> std::io::Result<JoinHandle<()>> {
         std::thread::Builder::new()
             .name("dagflow-journal".to_string())
-            .spawn(move || self.run(commands))
+            .spawn(move || {
+                let deferred = Arc::clone(&self.deferred);
+                self.run(commands);
+                deferred.writer_gone();
+            })
     }
 
     fn run(mut self, commands: Receiver<Command>) {
         let heartbeat_every = self.lease_ttl / 3;
         let mut next_heartbeat = Instant::now() + heartbeat_every;
-        let mut deferred: Option<Command> = None;
+        let mut held_back: Option<Command> = None;
         loop {
-            let command = match deferred.take() {
+            let command = match held_back.take() {
                 Some(command) => command,
                 None if self.held.is_empty() => match commands.recv() {
                     Ok(command) => command,
@@ -187,24 +205,11 @@ impl Writer {
             };
             match command {
                 Command::Append(append) => {
-                    // Group every append already queued into this commit.
-                    let mut group = vec![Pending::new(append)];
-                    let mut queued = group[0].entries;
-                    while queued < self.max_batch_entries {
-                        match commands.try_recv() {
-                            Ok(Command::Append(append)) => {
-                                queued += append.rows.len();
-                                group.push(Pending::new(append));
-                            }
-                            Ok(other) => {
-                                deferred = Some(other);
-                                break;
-                            }
-                            Err(_) => break,
-                        }
-                    }
+                    let group = self.gather(Pending::new(append), &commands, &mut held_back);
                     self.append_group(group);
                 }
+                // Everything deferred was committed already.
+                Command::Flush => {}
                 Command::Clear { reply } => {
                     let _ = reply.send(self.clear());
                 }
@@ -238,6 +243,46 @@ impl Writer {
         tracing::debug!(path = %self.path.display(), "journal writer stopped");
     }
 
+    /// Groups `first` with the appends queued behind it into one commit.
+    /// While only deferred appends are in the group, waits up to
+    /// [`LINGER`] for more; an append someone waits for, a
+    /// [`Command::Flush`] or a full batch ends the wait. Any other command
+    /// is held back for after the commit.
+    fn gather(
+        &self,
+        first: Pending,
+        commands: &Receiver<Command>,
+        held_back: &mut Option<Command>,
+    ) -> Vec<Pending> {
+        let mut urgent = matches!(first.answer, Answer::Now(_));
+        let mut queued = first.entries;
+        let mut group = vec![first];
+        let deadline = Instant::now() + LINGER;
+        while queued < self.max_batch_entries {
+            let next = if urgent {
+                commands.try_recv().ok()
+            } else {
+                commands
+                    .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                    .ok()
+            };
+            match next {
+                Some(Command::Append(append)) => {
+                    urgent |= matches!(append.answer, Answer::Now(_));
+                    queued += append.rows.len();
+                    group.push(Pending::new(append));
+                }
+                Some(Command::Flush) => urgent = true,
+                Some(other) => {
+                    *held_back = Some(other);
+                    break;
+                }
+                None => break,
+            }
+        }
+        group
+    }
+
     fn error(&self, context: impl Into<String>) -> impl Fn(rusqlite::Error) -> SqliteError + '_ {
         let context = context.into();
         move |e| SqliteError::classify(&self.path, context.clone(), e, self.busy_ms)
@@ -252,7 +297,7 @@ impl Writer {
                     Some(first) => first,
                     None => Ok(()),
                 };
-                let _ = pending.reply.send(answer);
+                self.answer(pending.answer, answer);
             }
             return;
         }
@@ -264,7 +309,22 @@ impl Writer {
             let mut alone = vec![pending];
             let outcome = self.write(&mut alone);
             if let Some(pending) = alone.pop() {
-                let _ = pending.reply.send(outcome);
+                self.answer(pending.answer, outcome);
+            }
+        }
+    }
+
+    /// Tells the waiting caller, or the deferred record, how an append went.
+    fn answer(&self, answer: Answer, outcome: Result<(), SqliteError>) {
+        match answer {
+            Answer::Now(reply) => {
+                let _ = reply.send(outcome);
+            }
+            Answer::Deferred(position) => {
+                if let Err(e) = &outcome {
+                    tracing::error!(path = %self.path.display(), error = %e, "a deferred journal append failed");
+                }
+                self.deferred.committed(position, outcome.err());
             }
         }
     }

@@ -160,3 +160,93 @@ fn summaries_damaged_by_another_program_are_rebuilt_from_the_entries() {
     assert_eq!(store.workflow_totals(&QueryFilter::all()).unwrap(), totals);
     assert_eq!(store.entry_count().unwrap(), 20 * 5);
 }
+
+/// Deferred appends (how the async engine journals task ends): queued in
+/// journal order with the synchronous ones, committed in the background
+/// within milliseconds, at once when someone waits for their mark.
+#[test]
+fn deferred_appends_keep_journal_order_and_are_durable_once_their_mark_is_waited_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.db");
+    let store = SqliteStore::open(&path).unwrap();
+    assert!(store.defers());
+    let entries = run_entries("r", 200);
+    let (start, rest) = entries.split_first().unwrap();
+    let (end, steps) = rest.split_last().unwrap();
+    store.append(std::slice::from_ref(start)).unwrap();
+    assert_eq!(store.mark(), 0, "synchronous appends take no mark");
+    for step in steps {
+        store.append_deferred(step.clone()).unwrap();
+    }
+    let mark = store.mark();
+    assert_eq!(mark, 200);
+    store.wait_durable(mark).unwrap();
+    // Durable means committed: another connection sees every step.
+    let other = SqliteStore::open(&path).unwrap();
+    assert_eq!(other.by_workflow_id("r").unwrap().len(), 201);
+    // A synchronous append after deferred ones lands after them.
+    store.append_deferred(steps[0].clone()).unwrap();
+    store.append(std::slice::from_ref(end)).unwrap();
+    let journaled = other.by_workflow_id("r").unwrap();
+    assert_eq!(journaled.len(), 203);
+    assert_eq!(journaled[201].step_name.as_deref(), Some("s0"));
+    assert_eq!(journaled[202].event_type, EventType::WorkflowComplete);
+    assert_eq!(
+        other
+            .workflow_totals(&QueryFilter::all())
+            .unwrap()
+            .total_steps,
+        201,
+        "the summaries count deferred entries too"
+    );
+}
+
+#[test]
+fn deferred_appends_are_committed_without_anyone_waiting() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.db");
+    let store = SqliteStore::open(&path).unwrap();
+    for entry in run_entries("quiet", 3) {
+        store.append_deferred(entry).unwrap();
+    }
+    let other = SqliteStore::open(&path).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while other.entry_count().unwrap() < 5 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "deferred entries were never committed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert_eq!(other.by_workflow_id("quiet").unwrap().len(), 5);
+}
+
+#[test]
+fn a_deferred_append_that_fails_is_reported_by_the_next_wait_and_others_still_land() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.db");
+    let store =
+        SqliteStore::open_with(&path, SqliteOptions::new().max_page_count(Some(200))).unwrap();
+    store.append(&run_entries("small", 2)).unwrap();
+    // One entry with a result far beyond 200 pages, between two small ones.
+    let mut huge = run_entries("big", 1).remove(1);
+    huge.result = Some(json!("x".repeat(2_000_000)));
+    let mut small = run_entries("small", 2);
+    store.append_deferred(small.remove(1)).unwrap();
+    store.append_deferred(huge).unwrap();
+    store.append_deferred(small.remove(1)).unwrap();
+    let error = store
+        .wait_durable(store.mark())
+        .expect_err("the huge entry fails");
+    assert!(
+        error.to_string().contains("full") || error.to_string().contains("size limit"),
+        "{error}"
+    );
+    store.wait_durable(store.mark()).expect("reported once");
+    assert_eq!(
+        store.entry_count().unwrap(),
+        6,
+        "the two small deferred entries landed"
+    );
+    assert!(store.by_workflow_id("big").unwrap().is_empty());
+}

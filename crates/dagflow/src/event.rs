@@ -322,6 +322,33 @@ impl ObserverError {
 pub trait Observer: Send + Sync {
     /// Handles one event.
     fn on_event(&self, event: &WorkflowEvent) -> Result<(), ObserverError>;
+
+    /// Whether this observer writes events somewhere durable in the
+    /// background (a journal on disk) and supports the deferred calls
+    /// below. The async engine then journals a task's end without waiting
+    /// for the disk, and waits only before starting a task whose
+    /// dependencies' ends are not durable yet.
+    fn defers(&self) -> bool {
+        false
+    }
+
+    /// Handles an event whose durability the engine will wait for later,
+    /// through [`mark`](Self::mark) and [`wait_durable`](Self::wait_durable).
+    /// By default the same as [`on_event`](Self::on_event).
+    fn on_event_deferred(&self, event: &WorkflowEvent) -> Result<(), ObserverError> {
+        self.on_event(event)
+    }
+
+    /// A mark covering every event handled so far.
+    fn mark(&self) -> u64 {
+        0
+    }
+
+    /// Blocks until everything covered by `mark` is durable.
+    fn wait_durable(&self, mark: u64) -> Result<(), ObserverError> {
+        let _ = mark;
+        Ok(())
+    }
 }
 
 /// The observers of an engine, with the failures they reported.
@@ -332,6 +359,10 @@ pub trait Observer: Send + Sync {
 pub struct Observers {
     list: Vec<Arc<dyn Observer>>,
     errors: Arc<Mutex<Vec<String>>>,
+    /// The first observer that [defers](Observer::defers): the one whose
+    /// marks [`mark`](Self::mark) returns. Any other deferring observer is
+    /// treated as immediate, so one mark is always enough.
+    deferring: Option<usize>,
 }
 
 impl std::fmt::Debug for Observers {
@@ -345,6 +376,9 @@ impl std::fmt::Debug for Observers {
 impl Observers {
     /// Adds an observer.
     pub fn push(&mut self, observer: Arc<dyn Observer>) {
+        if self.deferring.is_none() && observer.defers() {
+            self.deferring = Some(self.list.len());
+        }
         self.list.push(observer);
     }
 
@@ -353,19 +387,64 @@ impl Observers {
         self.list.is_empty()
     }
 
-    /// Delivers `event` to every observer in order.
+    /// Delivers `event` to every observer in order; when this returns,
+    /// what they made of it is durable.
     pub fn emit(&self, event: &WorkflowEvent) {
         for observer in &self.list {
-            let outcome = catch_unwind(AssertUnwindSafe(|| observer.on_event(event)));
-            let message = match outcome {
-                Ok(Ok(())) => continue,
-                Ok(Err(e)) => e.to_string(),
-                Err(panic) => format!("observer panicked: {}", panic_message(&*panic)),
-            };
-            tracing::warn!(event = event.kind(), error = %message, "observer failed; the run goes on");
-            if let Ok(mut errors) = self.errors.lock() {
-                errors.push(message);
+            self.contain(event.kind(), || observer.on_event(event));
+        }
+    }
+
+    /// Delivers `event` like [`emit`](Self::emit), except that the
+    /// deferring observer (a journal on disk) may make it durable later:
+    /// pass a [`mark`](Self::mark) taken afterwards to
+    /// [`wait_durable`](Self::wait_durable) before anything that must not
+    /// happen until then.
+    pub fn emit_deferred(&self, event: &WorkflowEvent) {
+        for (i, observer) in self.list.iter().enumerate() {
+            if Some(i) == self.deferring {
+                self.contain(event.kind(), || observer.on_event_deferred(event));
+            } else {
+                self.contain(event.kind(), || observer.on_event(event));
             }
+        }
+    }
+
+    /// Whether an observer defers durability (then marks are worth taking).
+    pub fn defers(&self) -> bool {
+        self.deferring.is_some()
+    }
+
+    /// A mark covering every event delivered so far; 0 if no observer
+    /// defers.
+    pub fn mark(&self) -> u64 {
+        match self.deferring.and_then(|i| self.list.get(i)) {
+            Some(observer) => catch_unwind(AssertUnwindSafe(|| observer.mark())).unwrap_or(0),
+            None => 0,
+        }
+    }
+
+    /// Blocks until the events covered by `mark` are durable. A failure is
+    /// recorded like any observer failure; the run goes on.
+    pub fn wait_durable(&self, mark: u64) {
+        if mark == 0 {
+            return;
+        }
+        if let Some(observer) = self.deferring.and_then(|i| self.list.get(i)) {
+            self.contain("durability", || observer.wait_durable(mark));
+        }
+    }
+
+    /// Runs one observer call, keeping its error or panic.
+    fn contain(&self, what: &str, call: impl FnOnce() -> Result<(), ObserverError>) {
+        let message = match catch_unwind(AssertUnwindSafe(call)) {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => e.to_string(),
+            Err(panic) => format!("observer panicked: {}", panic_message(&*panic)),
+        };
+        tracing::warn!(event = what, error = %message, "observer failed; the run goes on");
+        if let Ok(mut errors) = self.errors.lock() {
+            errors.push(message);
         }
     }
 

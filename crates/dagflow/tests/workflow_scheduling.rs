@@ -302,3 +302,23 @@ async fn a_run_can_be_spawned_on_the_runtime() {
     let handle = tokio::spawn(assert_send(async move { wf.run().await.map(|r| r.len()) }));
     assert_eq!(handle.await.unwrap().unwrap(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn time_queued_for_a_concurrency_slot_is_not_part_of_a_tasks_duration() {
+    let log = Log::new();
+    let mut wf = Workflow::new("queued");
+    for name in ["a", "b", "c"] {
+        wf.add_task(name, logged(&log, 100), TaskOptions::new());
+    }
+    wf.max_concurrency(1);
+    wf.run().await.unwrap();
+    let summary = wf.summary();
+    for name in ["a", "b", "c"] {
+        let duration = summary.task(name).unwrap().duration;
+        // Each ran 100 ms; the last of them waited 200 ms for its turn.
+        assert!(
+            duration >= Duration::from_millis(100) && duration < Duration::from_millis(180),
+            "{name} reported {duration:?}"
+        );
+    }
+}

@@ -80,6 +80,23 @@ impl JournalStore for AnnotatingStore {
         self.inner.flush()
     }
 
+    fn defers(&self) -> bool {
+        self.inner.defers()
+    }
+
+    fn append_deferred(&self, mut entry: JournalEntry) -> Result<(), StoreError> {
+        self.annotate(&mut entry);
+        self.inner.append_deferred(entry)
+    }
+
+    fn mark(&self) -> u64 {
+        self.inner.mark()
+    }
+
+    fn wait_durable(&self, mark: u64) -> Result<(), StoreError> {
+        self.inner.wait_durable(mark)
+    }
+
     fn entry_count(&self) -> Result<u64, StoreError> {
         self.inner.entry_count()
     }

@@ -583,12 +583,18 @@ fn complete_entry(result: &WorkflowResult, at: SystemTime) -> JournalEntry {
     entry
 }
 
-impl Observer for WorkflowJournal {
-    fn on_event(&self, event: &WorkflowEvent) -> Result<(), ObserverError> {
+impl WorkflowJournal {
+    /// Journals `event` with `append`, turning a failure into the
+    /// observer's error.
+    fn record(
+        &self,
+        event: &WorkflowEvent,
+        append: impl FnOnce(&dyn JournalStore, JournalEntry) -> Result<(), StoreError>,
+    ) -> Result<(), ObserverError> {
         let Some(entry) = self.entry_for(event) else {
             return Ok(());
         };
-        self.inner.store.append_entry(entry).map_err(|e| {
+        append(&*self.inner.store, entry).map_err(|e| {
             let what = match event.task() {
                 Some(task) => format!(
                     "{} of task `{task}` in run {}",
@@ -599,5 +605,30 @@ impl Observer for WorkflowJournal {
             };
             self.keep_error(&what, e)
         })
+    }
+}
+
+impl Observer for WorkflowJournal {
+    fn on_event(&self, event: &WorkflowEvent) -> Result<(), ObserverError> {
+        self.record(event, |store, entry| store.append_entry(entry))
+    }
+
+    fn defers(&self) -> bool {
+        self.inner.store.defers()
+    }
+
+    fn on_event_deferred(&self, event: &WorkflowEvent) -> Result<(), ObserverError> {
+        self.record(event, |store, entry| store.append_deferred(entry))
+    }
+
+    fn mark(&self) -> u64 {
+        self.inner.store.mark()
+    }
+
+    fn wait_durable(&self, mark: u64) -> Result<(), ObserverError> {
+        self.inner
+            .store
+            .wait_durable(mark)
+            .map_err(|e| self.keep_error("the end of a task (committed in the background)", e))
     }
 }

@@ -158,6 +158,38 @@ pub trait JournalStore: Send + Sync {
         Ok(())
     }
 
+    /// Whether [`append_deferred`](Self::append_deferred) may return before
+    /// the entry is durable (stores that commit to disk in the background).
+    /// Engines then wait for durability only where it matters: before a
+    /// task whose dependencies' entries are not durable yet starts.
+    fn defers(&self) -> bool {
+        false
+    }
+
+    /// Appends one entry (after every entry appended before it, in journal
+    /// order) without waiting for it to be durable: a store that
+    /// [`defers`](Self::defers) commits it shortly, with whatever else is
+    /// queued. A failure to commit it is reported by the next
+    /// [`wait_durable`](Self::wait_durable) or [`flush`](Self::flush). By
+    /// default the same as [`append_entry`](Self::append_entry).
+    fn append_deferred(&self, entry: JournalEntry) -> Result<(), StoreError> {
+        self.append_entry(entry)
+    }
+
+    /// A mark covering every entry appended so far, for
+    /// [`wait_durable`](Self::wait_durable); 0 when there is nothing to
+    /// wait for.
+    fn mark(&self) -> u64 {
+        0
+    }
+
+    /// Blocks until every entry covered by `mark` is durable, and reports
+    /// the first failure of a deferred append not reported yet.
+    fn wait_durable(&self, mark: u64) -> Result<(), StoreError> {
+        let _ = mark;
+        Ok(())
+    }
+
     /// Number of entries.
     fn entry_count(&self) -> Result<u64, StoreError>;
 

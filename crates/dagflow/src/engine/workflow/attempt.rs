@@ -14,8 +14,9 @@ use serde_json::Value;
 
 use super::context::TaskContext;
 use super::error::TaskError;
+use super::finished::{nanos, Finished, Note, Output};
 use super::options::{Action, ConditionFn, TaskSpec};
-use super::scheduler::{nanos, Finished, Note, Output, RunShared};
+use super::scheduler::RunShared;
 use crate::event::{panic_message, TaskStatus, WorkflowEvent};
 use crate::graph::TaskId;
 
@@ -54,6 +55,7 @@ pub(crate) async fn execute(run: &Arc<RunShared>, id: TaskId) -> Execution {
         }
         spec.action
     };
+    run.wait_durable(id);
     run.emit(|run_id| WorkflowEvent::TaskStarted {
         run_id,
         task: Arc::clone(run.dag.name_arc(id)),
@@ -91,7 +93,9 @@ async fn execute_with_options(run: &Arc<RunShared>, id: TaskId, spec: TaskSpec<'
     }
     let policy = extras.and_then(|e| e.retry.as_ref());
     let max_attempts = policy.map_or(1, |p| p.attempts());
-    let started = Instant::now();
+    // Set once the first attempt holds its permit: time spent queued for
+    // a concurrency slot is not the task's duration.
+    let mut first_start: Option<Instant> = None;
     let mut last_error: Option<(TaskError, Duration)> = None;
     let mut attempt = 1u32;
     loop {
@@ -99,6 +103,14 @@ async fn execute_with_options(run: &Arc<RunShared>, id: TaskId, spec: TaskSpec<'
             Some(semaphore) => semaphore.acquire().await.ok(),
             None => None,
         };
+        if first_start.is_none() {
+            // Waited for here, with the permit held, rather than when the
+            // task became ready: by now the journal has usually committed
+            // the dependencies' ends on its own.
+            run.wait_durable(id);
+        }
+        let attempt_start = Instant::now();
+        let started = *first_start.get_or_insert(attempt_start);
         if permit.is_some() || attempt > 1 {
             if let Some(reason) = run.stop_reason() {
                 return stopped(run, reason, last_error, started, attempt - 1);
@@ -111,11 +123,6 @@ async fn execute_with_options(run: &Arc<RunShared>, id: TaskId, spec: TaskSpec<'
             attempt,
             at: SystemTime::now(),
         });
-        let attempt_start = if attempt == 1 {
-            started
-        } else {
-            Instant::now()
-        };
         let outcome = attempt_once(run, spec, id, attempt).await;
         drop(permit);
         let end = Instant::now();

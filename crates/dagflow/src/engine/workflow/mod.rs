@@ -60,6 +60,7 @@ mod cancel;
 mod context;
 mod error;
 mod factories;
+mod finished;
 mod options;
 mod results;
 mod retry;

@@ -7,7 +7,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Instant, SystemTime};
 
 use super::error::WorkflowError;
-use super::scheduler::{Finished, RunSetup, RunShared, StopKind};
+use super::finished::Finished;
+use super::scheduler::{RunSetup, RunShared, StopKind};
 use super::summary::RunReport;
 use super::Workflow;
 use crate::event::{RunDefinition, WorkflowEvent};

@@ -15,7 +15,7 @@
 //! then has exactly one [`Finished`] record, because each becomes ready
 //! exactly once and is then either run or settled.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::attempt::{execute, Execution};
 use super::cancel::CancelHandle;
-use super::error::TaskError;
+use super::finished::{Finished, Note, Output};
 use super::options::{TaskExtras, TaskTable};
 use crate::event::{Observers, StatusCounts, TaskStatus, WorkflowEvent};
 use crate::graph::{Dag, TaskId};
@@ -42,83 +42,6 @@ pub(crate) enum StopKind {
     FailFast = 1,
     Cancelled = 2,
     TimedOut = 3,
-}
-
-/// Extra information about how a task ended.
-#[derive(Debug, Clone)]
-pub(crate) enum Note {
-    /// The error of the last attempt.
-    Error(Arc<TaskError>),
-    /// Why it was skipped or cancelled.
-    Reason(Arc<str>),
-    /// Its result came from [`Workflow::restore`](super::Workflow::restore).
-    Restored,
-}
-
-/// A task's result: owned, or shared with the events that carried it.
-#[derive(Debug, Clone)]
-pub(crate) enum Output {
-    Owned(Value),
-    Shared(Arc<Value>),
-}
-
-impl Output {
-    pub(crate) fn get(&self) -> &Value {
-        match self {
-            Output::Owned(v) => v,
-            Output::Shared(v) => v,
-        }
-    }
-
-    /// A shared handle, converting an owned value once.
-    fn share(&mut self) -> Arc<Value> {
-        if let Output::Owned(v) = self {
-            *self = Output::Shared(Arc::new(std::mem::take(v)));
-        }
-        match self {
-            Output::Shared(v) => Arc::clone(v),
-            Output::Owned(_) => Arc::new(Value::Null),
-        }
-    }
-}
-
-/// How a task ended.
-#[derive(Debug, Clone)]
-pub(crate) struct Finished {
-    pub(crate) status: TaskStatus,
-    pub(crate) attempts: u32,
-    /// From the start of the first attempt to the end of the last one, in
-    /// nanoseconds (a `u64` keeps a record within one cache line).
-    pub(crate) nanos: u64,
-    pub(crate) output: Option<Output>,
-    /// Boxed: most tasks have none, and slots stay small.
-    pub(crate) note: Option<Box<Note>>,
-}
-
-impl Finished {
-    pub(crate) fn settled(status: TaskStatus, reason: Arc<str>) -> Finished {
-        Finished {
-            status,
-            attempts: 0,
-            nanos: 0,
-            output: None,
-            note: Some(Box::new(Note::Reason(reason))),
-        }
-    }
-
-    pub(crate) fn note(&self) -> Option<&Note> {
-        self.note.as_deref()
-    }
-
-    /// The task's duration.
-    pub(crate) fn duration(&self) -> Duration {
-        Duration::from_nanos(self.nanos)
-    }
-}
-
-/// Nanoseconds of `d`, saturating (after 584 years).
-pub(crate) fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// Everything the tasks of one run share.
@@ -142,6 +65,9 @@ pub(crate) struct RunShared {
     status: Box<[AtomicU8]>,
     pub(crate) semaphore: Option<Semaphore>,
     pub(crate) observers: Option<Observers>,
+    /// Per task, the durability mark its dependencies' ends must reach
+    /// before it starts; only when an observer commits in the background.
+    marks: Option<Box<[AtomicU64]>>,
     pub(crate) cancel_grace: Duration,
     fail_fast: bool,
     cancel: CancelHandle,
@@ -175,6 +101,11 @@ impl RunShared {
             .collect();
         let finished = dag.ids().map(|_| OnceLock::new()).collect();
         let status = dag.ids().map(|_| AtomicU8::new(0)).collect();
+        let marks = setup
+            .observers
+            .as_ref()
+            .filter(|o| o.defers())
+            .map(|_| dag.ids().map(|_| AtomicU64::new(0)).collect());
         RunShared {
             token: setup.cancel.token().child_token(),
             stop_token: CancellationToken::new(),
@@ -185,6 +116,7 @@ impl RunShared {
                 .max_concurrency
                 .map(|n| Semaphore::new(n.clamp(1, Semaphore::MAX_PERMITS))),
             observers: setup.observers,
+            marks,
             cancel_grace: setup.cancel_grace,
             fail_fast: setup.fail_fast,
             cancel: setup.cancel,
@@ -319,6 +251,39 @@ impl RunShared {
         }
     }
 
+    /// Sends a task's end to the observers; a journal on disk may commit it
+    /// in the background (see [`wait_durable`](Self::wait_durable)).
+    fn emit_deferred(&self, make: impl FnOnce(Arc<str>) -> WorkflowEvent) {
+        if let Some(observers) = &self.observers {
+            if !self.closed.load(Ordering::Acquire) {
+                observers.emit_deferred(&make(Arc::clone(&self.run_id)));
+            }
+        }
+    }
+
+    /// Notes, as `id` becomes ready, a mark covering every task end
+    /// journaled so far: its dependencies' ends were journaled before their
+    /// countdowns fell to zero.
+    fn take_mark(&self, id: TaskId) {
+        if let (Some(marks), Some(observers)) = (&self.marks, &self.observers) {
+            marks[id.index()].store(observers.mark(), Ordering::Relaxed);
+        }
+    }
+
+    /// Waits until the ends of `id`'s dependencies are durable: called
+    /// before it starts, so a crash never leaves a started task whose
+    /// dependencies the journal does not show as ended. Usually they
+    /// already are (the journal commits within milliseconds) and this costs
+    /// one comparison in the observer.
+    pub(crate) fn wait_durable(&self, id: TaskId) {
+        if let (Some(marks), Some(observers)) = (&self.marks, &self.observers) {
+            let mark = marks[id.index()].load(Ordering::Relaxed);
+            if mark != 0 {
+                observers.wait_durable(mark);
+            }
+        }
+    }
+
     /// No event of this run may follow (abandoned attempts finish later).
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Release);
@@ -330,7 +295,7 @@ impl RunShared {
         }
         let task = Arc::clone(self.dag.name_arc(id));
         let at = SystemTime::now();
-        self.emit(|run_id| match finished.status {
+        self.emit_deferred(|run_id| match finished.status {
             TaskStatus::Completed => WorkflowEvent::TaskCompleted {
                 run_id,
                 task,
@@ -417,6 +382,7 @@ impl RunShared {
         let guard = ActiveGuard(Some(Arc::clone(self)));
         tokio::spawn(async move {
             let Some(run) = guard.0.as_ref() else { return };
+            // Restored tasks' entries were journaled before the run started.
             for id in ready {
                 spawn(run, id);
             }
@@ -470,6 +436,7 @@ impl RunShared {
             } else if before & BLOCKED != 0 {
                 Finished::settled(TaskStatus::Skipped, Arc::clone(&self.dependency_failed))
             } else {
+                self.take_mark(d);
                 if next.is_none() {
                     *next = Some(d);
                 } else {

@@ -7,7 +7,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::error::TaskError;
-use super::scheduler::{note_text, Finished, Note};
+use super::finished::{Finished, Note};
+use super::scheduler::note_text;
 use crate::event::{StatusCounts, TaskStatus};
 use crate::graph::Dag;
 
