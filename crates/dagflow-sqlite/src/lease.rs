@@ -121,7 +121,7 @@ pub struct RunLease {
     pub heartbeat_ms: i64,
     /// How long the lease lasts without a heartbeat, ms.
     pub ttl_ms: i64,
-    /// Whether the owner is alive (see the [module docs](self)).
+    /// Whether the owner is alive (same host: its process exists and started when the lease says; any host: its heartbeat is younger than the TTL).
     pub live: bool,
 }
 

@@ -129,7 +129,7 @@ impl DefinitionFingerprint {
 }
 
 /// Fingerprints a run's definition: names, dependencies and per-task
-/// definition texts. See the [module documentation](self) for what counts.
+/// definition texts. See the notes at the top of `journal/fingerprint.rs` for what counts.
 pub fn fingerprint(definition: &RunDefinition) -> DefinitionFingerprint {
     let dag = &definition.dag;
     let tasks = dag
