@@ -367,27 +367,47 @@ impl RunShared {
     /// after restoring).
     ///
     /// The ready set is collected before anything runs: once tasks run,
-    /// they bring other countdowns to zero and spawn those tasks themselves.
-    /// The roots are spawned from a runtime worker, whose local queue is far
-    /// cheaper than the shared injection queue `run()`'s caller would use.
+    /// they bring other countdowns to zero and start those tasks themselves.
+    /// The roots go to [`start_batch`](Self::start_batch): a root that
+    /// finishes at its first poll (a quick in-process task) costs no tokio
+    /// task at all, and one that waits (I/O, a timer, a concurrency permit)
+    /// becomes a tokio task of its own from there. So roots start at once
+    /// and in parallel, and 100,000 of them are not pushed through tokio's
+    /// queues in one burst.
     pub(crate) fn start(self: &Arc<Self>) {
-        let ready: Vec<TaskId> = self
+        let ids: Vec<TaskId> = self
             .pending
             .iter()
             .enumerate()
             .filter(|(_, p)| p.load(Ordering::Relaxed) == 0)
             .map(|(i, _)| TaskId::from_index(i))
             .collect();
-        self.active.fetch_add(1, Ordering::Relaxed);
-        let guard = ActiveGuard(Some(Arc::clone(self)));
-        tokio::spawn(async move {
-            let Some(run) = guard.0.as_ref() else { return };
-            // Restored tasks' entries were journaled before the run started.
-            for id in ready {
-                spawn(run, id);
-            }
-            drop(guard);
+        if ids.is_empty() {
+            // Nothing to run (every task was restored): the run is over.
+            self.done.notify_one();
+            return;
+        }
+        self.start_batch(ids);
+    }
+
+    /// Starts tasks that became ready together (the roots, or the
+    /// dependents one task released): one driver per runtime worker takes
+    /// them in turn and polls each once in place; a task that finishes at
+    /// that first poll costs no tokio task of its own.
+    fn start_batch(self: &Arc<Self>, ids: Vec<TaskId>) {
+        let workers = tokio::runtime::Handle::current()
+            .metrics()
+            .num_workers()
+            .max(1);
+        let batch = Arc::new(Batch {
+            next: AtomicUsize::new(0),
+            ids,
         });
+        for _ in 0..workers.min(batch.ids.len()) {
+            self.active.fetch_add(1, Ordering::Relaxed);
+            let guard = ActiveGuard(Some(Arc::clone(self)));
+            tokio::spawn(drive_batch(guard, Arc::clone(&batch)));
+        }
     }
 
     /// Records how `id` ended, releases its dependents, and returns one
@@ -406,20 +426,29 @@ impl RunShared {
         self.emit_finished(id, &mut finished, last_attempt);
         self.record(id, finished);
 
-        let mut next = None;
+        // The first ready dependent runs next on this task; the others
+        // start in parallel. (Nothing is allocated along a chain.)
+        let mut ready = Ready::default();
         let mut cascade: Vec<TaskId> = Vec::new();
-        self.release_dependents(id, completed, &mut next, &mut cascade);
+        self.release_dependents(id, completed, &mut ready, &mut cascade);
         while let Some(t) = cascade.pop() {
-            self.release_dependents(t, false, &mut next, &mut cascade);
+            self.release_dependents(t, false, &mut ready, &mut cascade);
         }
-        next
+        if ready.others.len() > SPAWN_AT_MOST {
+            self.start_batch(ready.others);
+        } else {
+            for &d in &ready.others {
+                spawn(self, d);
+            }
+        }
+        ready.first
     }
 
     fn release_dependents(
         self: &Arc<Self>,
         id: TaskId,
         completed: bool,
-        next: &mut Option<TaskId>,
+        ready: &mut Ready,
         cascade: &mut Vec<TaskId>,
     ) {
         for &d in self.dag.dependents(id) {
@@ -437,10 +466,10 @@ impl RunShared {
                 Finished::settled(TaskStatus::Skipped, Arc::clone(&self.dependency_failed))
             } else {
                 self.take_mark(d);
-                if next.is_none() {
-                    *next = Some(d);
+                if ready.first.is_none() {
+                    ready.first = Some(d);
                 } else {
-                    spawn(self, d);
+                    ready.others.push(d);
                 }
                 continue;
             };
@@ -488,6 +517,44 @@ impl Drop for ActiveGuard {
             drop(run);
             done.notify_one();
         }
+    }
+}
+
+/// Up to this many ready dependents are spawned one by one; more go to a
+/// batch (see [`RunShared::start_batch`]), which costs a few spawns itself.
+const SPAWN_AT_MOST: usize = 8;
+
+/// The dependents a finishing task made ready.
+#[derive(Default)]
+struct Ready {
+    first: Option<TaskId>,
+    others: Vec<TaskId>,
+}
+
+/// Tasks that became ready together, taken in turn by their drivers.
+struct Batch {
+    next: AtomicUsize,
+    ids: Vec<TaskId>,
+}
+
+/// Takes tasks of `batch` one at a time and runs each in place until it
+/// first waits; then it goes on as a tokio task of its own (see
+/// [`RunShared::start_batch`]).
+async fn drive_batch(guard: ActiveGuard, batch: Arc<Batch>) {
+    let Some(run) = guard.0.as_ref() else { return };
+    loop {
+        let Some(&id) = batch.ids.get(batch.next.fetch_add(1, Ordering::Relaxed)) else {
+            break;
+        };
+        run.active.fetch_add(1, Ordering::Relaxed);
+        let mut task = Box::pin(drive(ActiveGuard(Some(Arc::clone(run))), id));
+        // Polled here with this driver's waker; once spawned, the runtime
+        // polls it again at once and it registers the task's own waker.
+        if futures::poll!(task.as_mut()).is_pending() {
+            tokio::spawn(task);
+        }
+        // Let other tasks (the spawned roots among them) run now and then.
+        tokio::task::coop::consume_budget().await;
     }
 }
 
