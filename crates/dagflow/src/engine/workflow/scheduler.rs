@@ -542,10 +542,7 @@ struct Batch {
 /// [`RunShared::start_batch`]).
 async fn drive_batch(guard: ActiveGuard, batch: Arc<Batch>) {
     let Some(run) = guard.0.as_ref() else { return };
-    loop {
-        let Some(&id) = batch.ids.get(batch.next.fetch_add(1, Ordering::Relaxed)) else {
-            break;
-        };
+    while let Some(&id) = batch.ids.get(batch.next.fetch_add(1, Ordering::Relaxed)) {
         run.active.fetch_add(1, Ordering::Relaxed);
         let mut task = Box::pin(drive(ActiveGuard(Some(Arc::clone(run))), id));
         // Polled here with this driver's waker; once spawned, the runtime
