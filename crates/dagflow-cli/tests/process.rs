@@ -16,6 +16,48 @@ fn shell(label: &str, text: &str) -> ProcessRequest {
     ProcessRequest::new(label, CommandSpec::Shell(text.into()))
 }
 
+fn argv(label: &str, words: &[&str]) -> ProcessRequest {
+    let words = words.iter().map(|w| w.to_string()).collect();
+    ProcessRequest::new(label, CommandSpec::Argv(words))
+}
+
+/// `request` with PATH set to `dirs` followed by the inherited PATH.
+fn with_path(mut request: ProcessRequest, dirs: &[&Path]) -> ProcessRequest {
+    let inherited = std::env::var_os("PATH").unwrap_or_default();
+    let dirs = dirs.iter().map(|d| d.to_path_buf());
+    let path = std::env::join_paths(dirs.chain(std::env::split_paths(&inherited))).unwrap();
+    request
+        .env
+        .push(("PATH".into(), path.into_string().unwrap()));
+    request
+}
+
+/// Writes an executable script from a child process, so that no thread of
+/// this test binary holds it open for writing while it is started (that
+/// would fail with "text file busy").
+fn install_script(dir: &Path, name: &str, body: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    let status = std::process::Command::new("/bin/sh")
+        .args([
+            "-c",
+            "printf '#!/bin/sh\\n%s\\n' \"$2\" > \"$1\" && chmod 755 \"$1\"",
+        ])
+        .arg("sh")
+        .arg(&path)
+        .arg(body)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    path
+}
+
+fn missing_program_message(program: &str) -> String {
+    format!(
+        "task `t`: cannot start `{program}`: No such file or directory (os error 2); \
+         check that it is installed and on PATH"
+    )
+}
+
 fn read_pids(path: &Path) -> Vec<i32> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
@@ -115,15 +157,17 @@ async fn missing_workdir_is_a_clear_error() {
 #[tokio::test]
 async fn unknown_program_is_a_spawn_error() {
     let runner = ProcessRunner::new(Duration::from_secs(1));
-    let request = ProcessRequest::new("t", CommandSpec::Argv(vec!["no-such-program-xyz".into()]));
     let err = runner
-        .run(&request, &CancellationToken::new())
+        .run(
+            &argv("t", &["no-such-program-xyz"]),
+            &CancellationToken::new(),
+        )
         .await
         .unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("cannot start `no-such-program-xyz`"),
-        "{err}"
+    assert!(matches!(err, ProcessError::Spawn { .. }));
+    assert_eq!(
+        err.to_string(),
+        missing_program_message("no-such-program-xyz")
     );
 }
 
@@ -271,4 +315,99 @@ async fn killed_process_reports_its_signal() {
         .unwrap();
     assert_eq!(out.exit, Exit::Signal(9));
     assert_eq!(out.exit.to_string(), "was killed by signal 9 (SIGKILL)");
+}
+
+#[tokio::test]
+async fn bare_program_on_path_runs_with_the_name_as_written_in_argv0() {
+    let runner = ProcessRunner::new(Duration::from_secs(1));
+    let request = argv("t", &["cat", "/proc/self/cmdline"]);
+    // The second start uses the path remembered from the first.
+    for _ in 0..2 {
+        let out = runner
+            .run(&request, &CancellationToken::new())
+            .await
+            .unwrap();
+        assert_eq!(out.exit, Exit::Code(0));
+        assert_eq!(out.stdout.head(), b"cat\0/proc/self/cmdline\0");
+    }
+}
+
+#[tokio::test]
+async fn shell_commands_start_sh_with_the_name_sh_in_argv0() {
+    let runner = ProcessRunner::new(Duration::from_secs(1));
+    let out = runner
+        .run(
+            &shell("t", "cat /proc/$$/cmdline; true"),
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.stdout.head(), b"sh\0-c\0cat /proc/$$/cmdline; true\0");
+}
+
+#[tokio::test]
+async fn path_set_by_the_task_overrides_the_inherited_one() {
+    let dir = tempfile::tempdir().unwrap();
+    install_script(dir.path(), "date", "echo not the real date");
+    let runner = ProcessRunner::new(Duration::from_secs(1));
+    let cancel = CancellationToken::new();
+    let real = runner.run(&argv("t", &["date"]), &cancel).await.unwrap();
+    assert_ne!(real.stdout.head(), b"not the real date\n");
+
+    let request = with_path(argv("t", &["date"]), &[dir.path()]);
+    let fake = runner.run(&request, &cancel).await.unwrap();
+    assert_eq!(fake.stdout.head(), b"not the real date\n");
+}
+
+#[tokio::test]
+async fn sh_for_shell_commands_is_looked_up_on_the_task_path() {
+    let dir = tempfile::tempdir().unwrap();
+    install_script(dir.path(), "sh", "echo \"other sh $*\"");
+    let runner = ProcessRunner::new(Duration::from_secs(1));
+    let request = with_path(shell("t", "echo real"), &[dir.path()]);
+    let out = runner
+        .run(&request, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(out.stdout.head(), b"other sh -c echo real\n");
+}
+
+#[tokio::test]
+async fn program_installed_by_an_earlier_task_runs_in_a_later_one() {
+    let bin = tempfile::tempdir().unwrap();
+    let runner = ProcessRunner::new(Duration::from_secs(1));
+    let cancel = CancellationToken::new();
+    let use_tool = with_path(argv("t", &["made-later"]), &[bin.path()]);
+    let err = runner.run(&use_tool, &cancel).await.unwrap_err();
+    assert_eq!(err.to_string(), missing_program_message("made-later"));
+
+    let install = format!(
+        "printf '#!/bin/sh\\necho made by an earlier task\\n' > {p} && chmod +x {p}",
+        p = bin.path().join("made-later").display()
+    );
+    let installed = runner.run(&shell("install", &install), &cancel).await;
+    assert_eq!(installed.unwrap().exit, Exit::Code(0));
+
+    let out = runner.run(&use_tool, &cancel).await.unwrap();
+    assert_eq!(out.stdout.head(), b"made by an earlier task\n");
+}
+
+#[tokio::test]
+async fn removed_program_is_searched_for_again() {
+    let (first, second) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let shadowing = install_script(first.path(), "tool", "echo first");
+    let fallback = install_script(second.path(), "tool", "echo second");
+    let runner = ProcessRunner::new(Duration::from_secs(1));
+    let cancel = CancellationToken::new();
+    let request = with_path(argv("t", &["tool"]), &[first.path(), second.path()]);
+    let out = runner.run(&request, &cancel).await.unwrap();
+    assert_eq!(out.stdout.head(), b"first\n");
+
+    std::fs::remove_file(shadowing).unwrap();
+    let out = runner.run(&request, &cancel).await.unwrap();
+    assert_eq!(out.stdout.head(), b"second\n");
+
+    std::fs::remove_file(fallback).unwrap();
+    let err = runner.run(&request, &cancel).await.unwrap_err();
+    assert_eq!(err.to_string(), missing_program_message("tool"));
 }

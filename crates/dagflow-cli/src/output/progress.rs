@@ -3,11 +3,12 @@
 //! On a terminal: a spinner line per running task with its elapsed time and
 //! an overall bar (indicatif), with task output and finished tasks printed
 //! above them. Otherwise: plain timestamped lines, one per event and per
-//! output line. Lines are written whole, so parallel tasks never mix within
-//! a line.
+//! output line. Each line goes out in one write, so parallel tasks never
+//! mix within a line.
 
 use std::collections::HashMap;
-use std::io::Write;
+use std::fmt::{Display, Write as _};
+use std::io::Write as _;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -36,6 +37,14 @@ impl Mode {
             Mode::Lines
         }
     }
+}
+
+/// Writes `line` and a newline to stderr in one `write_all`: stderr is not
+/// buffered, and formatting straight into it would issue a write per piece.
+fn write_stderr(line: std::fmt::Arguments<'_>) {
+    let mut buf = String::with_capacity(128);
+    let _ = writeln!(buf, "{line}");
+    let _ = std::io::stderr().lock().write_all(buf.as_bytes());
 }
 
 /// Styles text written to stderr (colours only when stderr is a terminal).
@@ -68,20 +77,24 @@ impl Progress {
 
     /// Prints one line above the bars, or as a timestamped line.
     pub fn line(&self, text: &str) {
+        self.print(text);
+    }
+
+    /// [`line`](Self::line) for text still to be formatted, formatted once.
+    fn print(&self, text: impl Display) {
         match self.mode {
             Mode::Bars => {
                 let bars = self.bars();
                 match &*bars {
                     Some(b) => {
-                        let _ = b.multi.println(text);
+                        let _ = b.multi.println(text.to_string());
                     }
-                    None => eprintln!("{text}"),
+                    None => write_stderr(format_args!("{text}")),
                 }
             }
             Mode::Lines => {
                 let now = chrono::Local::now().format("%H:%M:%S%.3f");
-                let mut err = std::io::stderr().lock();
-                let _ = writeln!(err, "{now} {text}");
+                write_stderr(format_args!("{now} {text}"));
             }
         }
     }
@@ -94,7 +107,7 @@ impl Progress {
                 Stream::Stdout => paint("|").dim(),
                 Stream::Stderr => paint("!").yellow(),
             };
-            progress.line(&format!("{} {bar} {line}", paint(task).cyan()));
+            progress.print(format_args!("{} {bar} {line}", paint(task).cyan()));
         })
     }
 
@@ -155,7 +168,7 @@ impl Progress {
                 bar.reset_elapsed();
                 bars.running.insert(task.to_owned(), bar);
             }
-            Mode::Lines => self.line(&format!("start    {task}{suffix}")),
+            Mode::Lines => self.print(format_args!("start    {task}{suffix}")),
         }
     }
 
@@ -172,9 +185,9 @@ impl Progress {
                     bar.set_message(paint(&text).yellow().to_string());
                 }
                 drop(guard);
-                self.line(&format!("{} {task}: {text}", paint("↻").yellow()));
+                self.print(format_args!("{} {task}: {text}", paint("↻").yellow()));
             }
-            Mode::Lines => self.line(&format!("retry    {task}: {text}")),
+            Mode::Lines => self.print(format_args!("retry    {task}: {text}")),
         }
     }
 
@@ -190,9 +203,9 @@ impl Progress {
                     bars.overall.inc(1);
                 }
                 drop(guard);
-                self.line(&format!("{symbol} {} {detail}", paint(task).bold()));
+                self.print(format_args!("{symbol} {} {detail}", paint(task).bold()));
             }
-            Mode::Lines => self.line(&format!("{word:<8} {task} {detail}")),
+            Mode::Lines => self.print(format_args!("{word:<8} {task} {detail}")),
         }
     }
 }
@@ -211,7 +224,7 @@ impl Observer for Progress {
                     .as_ref()
                     .map(|r| format!(", resuming {r}"))
                     .unwrap_or_default();
-                self.line(&format!(
+                self.print(format_args!(
                     "run {run_id} of {workflow}: {} tasks{resumed}",
                     definition.dag.len()
                 ));

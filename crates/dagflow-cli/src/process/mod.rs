@@ -28,9 +28,11 @@
 
 mod capture;
 mod group;
+mod lookup;
 
+use std::ffi::OsString;
 use std::os::unix::process::ExitStatusExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -43,6 +45,7 @@ pub use group::ProcessGroups;
 
 use crate::spec::CommandSpec;
 use group::{group_alive, signal_group, signal_name};
+use lookup::ProgramLookup;
 
 /// Bytes of stdout kept from the start, for the task's result.
 pub const DEFAULT_RESULT_BYTES: usize = 64 * 1024;
@@ -177,9 +180,18 @@ pub enum ProcessError {
 }
 
 /// Starts processes, each in its own group, and keeps track of the groups.
+///
+/// A program named without a `/` (and the `sh` that runs a shell command)
+/// is looked up on the PATH the process will see, the task's `env` applied,
+/// and started by its full path with the name as written for `argv[0]`.
+/// Where it was found is remembered per runner; where the name was not
+/// found, or starting the remembered file fails, the process searches PATH
+/// itself as usual. A program that appears later in a directory earlier on
+/// PATH than the remembered one is not picked up by the same runner.
 #[derive(Clone)]
 pub struct ProcessRunner {
     groups: ProcessGroups,
+    lookup: ProgramLookup,
     grace: Duration,
     sink: Option<LineSink>,
     result_bytes: usize,
@@ -202,6 +214,7 @@ impl ProcessRunner {
     pub fn new(grace: Duration) -> Self {
         ProcessRunner {
             groups: ProcessGroups::default(),
+            lookup: ProgramLookup::default(),
             grace,
             sink: None,
             result_bytes: DEFAULT_RESULT_BYTES,
@@ -250,33 +263,33 @@ impl ProcessRunner {
                 });
             }
         }
-        let (program, mut command) = match &request.command {
-            CommandSpec::Shell(text) => {
-                let mut c = Command::new("sh");
-                c.arg("-c").arg(text);
-                ("sh".to_owned(), c)
-            }
-            CommandSpec::Argv(argv) => {
-                let program = argv.first().cloned().unwrap_or_default();
-                let mut c = Command::new(&program);
-                c.args(&argv[1.min(argv.len())..]);
-                (program, c)
-            }
-        };
-        command
-            .envs(request.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(false);
-        if let Some(dir) = &request.workdir {
-            command.current_dir(dir);
-        }
+        let program = program_name(&request.command);
+        let path_var = child_path(request);
+        let found = path_var
+            .as_deref()
+            .and_then(|path_var| self.lookup.find(program.as_ref(), path_var));
         let started = Instant::now();
-        let mut child = command.spawn().map_err(|source| ProcessError::Spawn {
+        let spawned = match (&found, &path_var) {
+            (Some(file), Some(path_var)) => match build_command(request, Some(file)).spawn() {
+                Ok(child) => Ok(child),
+                Err(error) => {
+                    // Removed or changed since it was found: search afresh,
+                    // and report what a search by name reports.
+                    tracing::debug!(
+                        task,
+                        file = %file.display(),
+                        %error,
+                        "starting the program found on PATH failed; starting it by name"
+                    );
+                    self.lookup.forget(program.as_ref(), path_var);
+                    build_command(request, None).spawn()
+                }
+            },
+            _ => build_command(request, None).spawn(),
+        };
+        let mut child = spawned.map_err(|source| ProcessError::Spawn {
             task: task.clone(),
-            program,
+            program: program.to_owned(),
             source,
         })?;
         let stdout = child.stdout.take();
@@ -351,6 +364,56 @@ impl ProcessRunner {
             duration,
         })
     }
+}
+
+/// The program a command starts, as the user wrote it.
+fn program_name(command: &CommandSpec) -> &str {
+    match command {
+        CommandSpec::Shell(_) => "sh",
+        CommandSpec::Argv(argv) => argv.first().map_or("", String::as_str),
+    }
+}
+
+/// The PATH the process will see: the task's own (the last one wins) or
+/// the inherited one.
+fn child_path(request: &ProcessRequest) -> Option<OsString> {
+    match request.env.iter().rev().find(|(key, _)| key == "PATH") {
+        Some((_, value)) => Some(value.into()),
+        None => std::env::var_os("PATH"),
+    }
+}
+
+/// The command for `request`, started from `file` when given (with the
+/// program's name as `argv[0]`), by name otherwise.
+fn build_command(request: &ProcessRequest, file: Option<&Path>) -> Command {
+    let program = program_name(&request.command);
+    let mut command = match file {
+        Some(file) => {
+            let mut c = Command::new(file);
+            c.arg0(program);
+            c
+        }
+        None => Command::new(program),
+    };
+    match &request.command {
+        CommandSpec::Shell(text) => {
+            command.arg("-c").arg(text);
+        }
+        CommandSpec::Argv(argv) => {
+            command.args(argv.iter().skip(1));
+        }
+    }
+    command
+        .envs(request.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(false);
+    if let Some(dir) = &request.workdir {
+        command.current_dir(dir);
+    }
+    command
 }
 
 async fn read_optional<R, F>(reader: Option<R>, capture: &mut Captured, on_line: F)
