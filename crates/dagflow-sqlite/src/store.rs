@@ -63,6 +63,9 @@ struct Shared {
     readers: Mutex<Vec<Connection>>,
     owner: Owner,
     deferred: Arc<Deferred>,
+    /// The writer thread, to wake it from its wait for more deferred
+    /// appends when someone waits for them (`None` when read-only).
+    writer_thread: Option<std::thread::Thread>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -133,6 +136,7 @@ impl SqliteStore {
                     readers: Mutex::new(vec![conn]),
                     owner,
                     deferred: Arc::default(),
+                    writer_thread: None,
                 }),
             });
         }
@@ -215,6 +219,7 @@ impl SqliteStore {
             deferred: Arc::clone(&deferred),
         };
         let writer_thread = writer.spawn(receiver).map_err(thread_error)?;
+        let writer_handle = writer_thread.thread().clone();
         Ok(SqliteStore {
             shared: Arc::new(Shared {
                 path,
@@ -224,6 +229,7 @@ impl SqliteStore {
                 readers: Mutex::new(Vec::new()),
                 owner,
                 deferred,
+                writer_thread: Some(writer_handle),
             }),
         })
     }
@@ -339,12 +345,22 @@ impl SqliteStore {
     /// at once; reports the oldest deferred failure not reported yet.
     pub fn wait_committed(&self, mark: u64) -> Result<(), SqliteError> {
         let shared = &self.shared;
+        if shared
+            .deferred
+            .is_committed(mark.min(shared.deferred.mark()))
+        {
+            // The usual case: nothing to wait for, so no thread hand-off.
+            return shared.deferred.take_failure();
+        }
         blocking(|| {
             shared.deferred.wait(
                 mark,
                 || {
                     if let Some(commands) = &shared.commands {
                         let _ = commands.send(Command::Flush);
+                    }
+                    if let Some(writer) = &shared.writer_thread {
+                        writer.unpark();
                     }
                 },
                 &shared.path,

@@ -13,7 +13,7 @@
 
 use std::collections::HashSet;
 use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError};
 use std::sync::{Arc, LazyLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -248,6 +248,10 @@ impl Writer {
     /// [`LINGER`] for more; an append someone waits for, a
     /// [`Command::Flush`] or a full batch ends the wait. Any other command
     /// is held back for after the commit.
+    ///
+    /// The wait is a park, not a blocking receive: appends queued meanwhile
+    /// do not wake this thread one by one (a waiter unparks it after
+    /// sending its `Flush`).
     fn gather(
         &self,
         first: Pending,
@@ -259,12 +263,17 @@ impl Writer {
         let mut group = vec![first];
         let deadline = Instant::now() + LINGER;
         while queued < self.max_batch_entries {
-            let next = if urgent {
-                commands.try_recv().ok()
-            } else {
-                commands
-                    .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                    .ok()
+            let next = match commands.try_recv() {
+                Ok(command) => Some(command),
+                Err(TryRecvError::Empty) if !urgent => {
+                    let now = Instant::now();
+                    if now < deadline {
+                        std::thread::park_timeout(deadline - now);
+                        continue;
+                    }
+                    None
+                }
+                Err(_) => None,
             };
             match next {
                 Some(Command::Append(append)) => {
