@@ -21,9 +21,15 @@
 //! # Ok::<(), dagflow::graph::GraphError>(())
 //! ```
 
-use std::collections::HashMap;
+mod builder;
+mod names;
+
 use std::fmt;
 use std::sync::Arc;
+
+pub use builder::DagBuilder;
+use builder::UNRESOLVED;
+use names::NameIndex;
 
 /// The index of a task inside a [`Dag`], assigned in insertion order from 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -102,180 +108,6 @@ pub enum GraphError {
     TooManyTasks,
 }
 
-/// Marks an entry of `DagBuilder::deps` as an index into `unresolved`
-/// rather than a task id: a dependency is resolved at once when its target is
-/// already known (the common, topologically ordered case), kept by name
-/// otherwise. Four bytes per dependency keeps large graphs small.
-const UNRESOLVED: u32 = 1 << 31;
-
-/// Collects tasks and their dependencies, then validates them into a [`Dag`].
-#[derive(Debug, Default, Clone)]
-pub struct DagBuilder {
-    names: Vec<Arc<str>>,
-    index: HashMap<Arc<str>, TaskId>,
-    dep_start: Vec<u32>,
-    deps: Vec<u32>,
-    unresolved: Vec<Box<str>>,
-}
-
-impl DagBuilder {
-    /// An empty builder.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// An empty builder with room for `tasks` tasks and `edges` dependencies.
-    pub fn with_capacity(tasks: usize, edges: usize) -> Self {
-        DagBuilder {
-            names: Vec::with_capacity(tasks),
-            index: HashMap::with_capacity(tasks),
-            dep_start: Vec::with_capacity(tasks + 1),
-            deps: Vec::with_capacity(edges),
-            unresolved: Vec::new(),
-        }
-    }
-
-    /// Number of tasks added so far.
-    pub fn len(&self) -> usize {
-        self.names.len()
-    }
-
-    /// Whether no task was added yet.
-    pub fn is_empty(&self) -> bool {
-        self.names.is_empty()
-    }
-
-    /// The id of an already added task.
-    pub fn id(&self, name: &str) -> Option<TaskId> {
-        self.index.get(name).copied()
-    }
-
-    /// The names of the tasks added so far, in insertion order.
-    pub fn names(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
-        self.names.iter().map(|n| &**n)
-    }
-
-    /// Adds a task and the names it depends on.
-    ///
-    /// Fails at once on a duplicate name; unknown dependencies and cycles are
-    /// reported by [`build`](Self::build), since a dependency may be added later.
-    pub fn add<I, S>(
-        &mut self,
-        name: impl Into<String>,
-        dependencies: I,
-    ) -> Result<TaskId, GraphError>
-    where
-        I: IntoIterator<Item = S>,
-        S: AsRef<str>,
-    {
-        let name: String = name.into();
-        if self.index.contains_key(name.as_str()) {
-            return Err(GraphError::DuplicateTask { name });
-        }
-        if self.names.len() >= (UNRESOLVED - 1) as usize {
-            return Err(GraphError::TooManyTasks);
-        }
-        let id = TaskId(self.names.len() as u32);
-        let name: Arc<str> = Arc::from(name);
-        if self.dep_start.is_empty() {
-            self.dep_start.push(0);
-        }
-        for dep in dependencies {
-            let dep = dep.as_ref();
-            let pending = match self.index.get(dep) {
-                Some(&d) => d.0,
-                None => {
-                    if self.unresolved.len() >= (UNRESOLVED - 1) as usize {
-                        return Err(GraphError::TooManyTasks);
-                    }
-                    self.unresolved.push(dep.into());
-                    UNRESOLVED | (self.unresolved.len() as u32 - 1)
-                }
-            };
-            self.deps.push(pending);
-        }
-        if self.deps.len() > u32::MAX as usize {
-            return Err(GraphError::TooManyTasks);
-        }
-        self.dep_start.push(self.deps.len() as u32);
-        self.index.insert(Arc::clone(&name), id);
-        self.names.push(name);
-        Ok(id)
-    }
-
-    /// Resolves dependencies, rejects unknown names and cycles, and computes
-    /// the topological order.
-    ///
-    /// Unknown dependencies are reported for the earliest-inserted task that
-    /// has one. Repeated dependencies of one task count once.
-    pub fn build(self) -> Result<Dag, GraphError> {
-        let n = self.names.len();
-        let mut dep_start = Vec::with_capacity(n + 1);
-        let mut deps = Vec::with_capacity(self.deps.len());
-        // `seen[d] == i + 1` marks that task i already lists d: O(1) dedup.
-        let mut seen = vec![0u32; n];
-        dep_start.push(0u32);
-        for i in 0..n {
-            let range = self.dep_start[i] as usize..self.dep_start[i + 1] as usize;
-            for &pending in &self.deps[range] {
-                let d = if pending & UNRESOLVED == 0 {
-                    TaskId(pending)
-                } else {
-                    let name = &self.unresolved[(pending & !UNRESOLVED) as usize];
-                    match self.index.get(&**name) {
-                        Some(&d) => d,
-                        None => {
-                            return Err(GraphError::UnknownDependency {
-                                task: self.names[i].to_string(),
-                                dependency: name.to_string(),
-                            })
-                        }
-                    }
-                };
-                if seen[d.index()] != i as u32 + 1 {
-                    seen[d.index()] = i as u32 + 1;
-                    deps.push(d);
-                }
-            }
-            dep_start.push(deps.len() as u32);
-        }
-        drop(seen);
-        drop(self.deps);
-        drop(self.unresolved);
-
-        // Reverse adjacency (dependents), in CSR form; filling in task order
-        // keeps each task's dependents sorted by insertion order.
-        let mut out_start = vec![0u32; n + 1];
-        for d in &deps {
-            out_start[d.index() + 1] += 1;
-        }
-        for i in 0..n {
-            out_start[i + 1] += out_start[i];
-        }
-        let mut fill = out_start.clone();
-        let mut outs = vec![TaskId(0); deps.len()];
-        for i in 0..n {
-            for d in &deps[dep_start[i] as usize..dep_start[i + 1] as usize] {
-                let slot = &mut fill[d.index()];
-                outs[*slot as usize] = TaskId(i as u32);
-                *slot += 1;
-            }
-        }
-
-        let mut dag = Dag {
-            names: self.names,
-            index: self.index,
-            dep_start,
-            deps,
-            out_start,
-            outs,
-            order: Vec::new(),
-        };
-        dag.order = dag.kahn()?;
-        Ok(dag)
-    }
-}
-
 /// A validated, acyclic task graph.
 ///
 /// Tasks are addressed by [`TaskId`]; adjacency is stored in compressed
@@ -283,7 +115,7 @@ impl DagBuilder {
 #[derive(Debug, Clone)]
 pub struct Dag {
     names: Vec<Arc<str>>,
-    index: HashMap<Arc<str>, TaskId>,
+    index: NameIndex,
     dep_start: Vec<u32>,
     deps: Vec<TaskId>,
     out_start: Vec<u32>,
@@ -350,7 +182,7 @@ impl Dag {
 
     /// The id of the task called `name`.
     pub fn id(&self, name: &str) -> Option<TaskId> {
-        self.index.get(name).copied()
+        self.index.get(&self.names, name)
     }
 
     /// All ids in insertion order.
