@@ -323,6 +323,14 @@ pub trait Observer: Send + Sync {
     /// Handles one event.
     fn on_event(&self, event: &WorkflowEvent) -> Result<(), ObserverError>;
 
+    /// Whether this observer uses [`WorkflowEvent::TaskStarted`]. Engines do
+    /// not build that event (a clock reading and a few reference counts per
+    /// task) when no observer does; a journal, which records only ends,
+    /// says `false`.
+    fn wants_task_starts(&self) -> bool {
+        true
+    }
+
     /// Whether this observer writes events somewhere durable in the
     /// background (a journal on disk) and supports the deferred calls
     /// below. The async engine then journals a task's end without waiting
@@ -363,6 +371,8 @@ pub struct Observers {
     /// marks [`mark`](Self::mark) returns. Any other deferring observer is
     /// treated as immediate, so one mark is always enough.
     deferring: Option<usize>,
+    /// Whether any observer wants `TaskStarted` events.
+    starts: bool,
 }
 
 impl std::fmt::Debug for Observers {
@@ -379,6 +389,7 @@ impl Observers {
         if self.deferring.is_none() && observer.defers() {
             self.deferring = Some(self.list.len());
         }
+        self.starts |= observer.wants_task_starts();
         self.list.push(observer);
     }
 
@@ -408,6 +419,12 @@ impl Observers {
                 self.contain(event.kind(), || observer.on_event(event));
             }
         }
+    }
+
+    /// Whether any observer wants `TaskStarted` events (engines skip
+    /// building them otherwise).
+    pub fn wants_task_starts(&self) -> bool {
+        self.starts
     }
 
     /// Whether an observer defers durability (then marks are worth taking).

@@ -234,7 +234,7 @@ impl WorkflowRunner {
                 continue;
             }
 
-            if observe {
+            if observe && self.observers.wants_task_starts() {
                 self.observers.emit(&WorkflowEvent::TaskStarted {
                     run_id: Arc::clone(&run_id),
                     task: Arc::clone(dag.name_arc(id)),

@@ -56,13 +56,7 @@ pub(crate) async fn execute(run: &Arc<RunShared>, id: TaskId) -> Execution {
         spec.action
     };
     run.wait_durable(id);
-    run.emit(|run_id| WorkflowEvent::TaskStarted {
-        run_id,
-        task: Arc::clone(run.dag.name_arc(id)),
-        task_id: id,
-        attempt: 1,
-        at: SystemTime::now(),
-    });
+    run.emit_started(id, 1);
     let started = Instant::now();
     let ctx = TaskContext::new(Arc::clone(run), id, 1);
     let outcome = match start(action, ctx) {
@@ -116,13 +110,7 @@ async fn execute_with_options(run: &Arc<RunShared>, id: TaskId, spec: TaskSpec<'
                 return stopped(run, reason, last_error, started, attempt - 1);
             }
         }
-        run.emit(|run_id| WorkflowEvent::TaskStarted {
-            run_id,
-            task: Arc::clone(run.dag.name_arc(id)),
-            task_id: id,
-            attempt,
-            at: SystemTime::now(),
-        });
+        run.emit_started(id, attempt);
         let outcome = attempt_once(run, spec, id, attempt).await;
         drop(permit);
         let end = Instant::now();

@@ -251,6 +251,22 @@ impl RunShared {
         }
     }
 
+    /// Sends `TaskStarted` for attempt `attempt` of `id`, if an observer
+    /// wants it.
+    pub(crate) fn emit_started(&self, id: TaskId, attempt: u32) {
+        if let Some(observers) = &self.observers {
+            if observers.wants_task_starts() && !self.closed.load(Ordering::Acquire) {
+                observers.emit(&WorkflowEvent::TaskStarted {
+                    run_id: Arc::clone(&self.run_id),
+                    task: Arc::clone(self.dag.name_arc(id)),
+                    task_id: id,
+                    attempt,
+                    at: SystemTime::now(),
+                });
+            }
+        }
+    }
+
     /// Sends a task's end to the observers; a journal on disk may commit it
     /// in the background (see [`wait_durable`](Self::wait_durable)).
     fn emit_deferred(&self, make: impl FnOnce(Arc<str>) -> WorkflowEvent) {

@@ -22,7 +22,7 @@
 mod manual;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -65,7 +65,9 @@ pub struct WorkflowJournal {
 
 struct Inner {
     store: Arc<dyn JournalStore>,
-    runs: Mutex<RunTable>,
+    /// Read-locked on every task event (the common case: the run of the
+    /// previous event), write-locked when runs start, end or alternate.
+    runs: RwLock<RunTable>,
     errors: Mutex<Vec<StoreError>>,
 }
 
@@ -86,6 +88,14 @@ struct RunTable {
 }
 
 impl RunTable {
+    /// The run of the previous event, if it is `run_id`.
+    fn recent(&self, run_id: &str) -> Option<RunInfo> {
+        match &self.last {
+            Some((id, info)) if **id == *run_id => Some(info.clone()),
+            _ => None,
+        }
+    }
+
     fn get(&mut self, run_id: &str) -> Option<RunInfo> {
         if let Some((id, info)) = &self.last {
             if **id == *run_id {
@@ -135,7 +145,7 @@ impl WorkflowJournal {
         WorkflowJournal {
             inner: Arc::new(Inner {
                 store,
-                runs: Mutex::new(RunTable::default()),
+                runs: RwLock::new(RunTable::default()),
                 errors: Mutex::new(Vec::new()),
             }),
         }
@@ -175,7 +185,7 @@ impl WorkflowJournal {
     /// errors.
     pub fn clear(&self) -> Result<(), StoreError> {
         self.inner.store.clear()?;
-        if let Ok(mut runs) = self.inner.runs.lock() {
+        if let Ok(mut runs) = self.inner.runs.write() {
             *runs = RunTable::default();
         }
         if let Ok(mut errors) = self.inner.errors.lock() {
@@ -203,13 +213,13 @@ impl WorkflowJournal {
     }
 
     pub(crate) fn remember_run(&self, run_id: Arc<str>, info: RunInfo) {
-        if let Ok(mut runs) = self.inner.runs.lock() {
+        if let Ok(mut runs) = self.inner.runs.write() {
             runs.insert(run_id, info);
         }
     }
 
     pub(crate) fn forget_run(&self, run_id: &str) {
-        if let Ok(mut runs) = self.inner.runs.lock() {
+        if let Ok(mut runs) = self.inner.runs.write() {
             runs.remove(run_id);
         }
     }
@@ -217,11 +227,20 @@ impl WorkflowJournal {
     /// The workflow name and resume origin of a live run; an empty name for
     /// a run the journal did not see start (attached mid-run).
     pub(crate) fn run_info(&self, run_id: &str) -> RunInfo {
-        self.inner
+        let recent = self
+            .inner
             .runs
-            .lock()
+            .read()
             .ok()
-            .and_then(|mut runs| runs.get(run_id))
+            .and_then(|runs| runs.recent(run_id));
+        recent
+            .or_else(|| {
+                self.inner
+                    .runs
+                    .write()
+                    .ok()
+                    .and_then(|mut runs| runs.get(run_id))
+            })
             .unwrap_or_else(|| RunInfo {
                 workflow: Arc::from(""),
                 resumed_from: None,
@@ -469,6 +488,10 @@ impl WorkflowJournal {
 impl Observer for WorkflowJournal {
     fn on_event(&self, event: &WorkflowEvent) -> Result<(), ObserverError> {
         self.record(event, |store, entry| store.append_entry(entry))
+    }
+
+    fn wants_task_starts(&self) -> bool {
+        false
     }
 
     fn defers(&self) -> bool {
