@@ -57,20 +57,25 @@ pub(crate) async fn execute(run: &Arc<RunShared>, id: TaskId) -> Execution {
     };
     run.wait_durable(id);
     run.emit_started(id, 1);
-    let started = Instant::now();
+    // The run's raw counter, not `Instant::now()`: two readings per task
+    // are a good part of a quick task's cost (see `runner/clock.rs`).
+    let started = run.clock.raw();
     let ctx = TaskContext::new(Arc::clone(run), id, 1);
     let outcome = match start(action, ctx) {
         Ok(started) => Abandonable::new(run, started).await,
         Err(error) => Err(error),
     };
-    let duration = started.elapsed();
+    let duration = Duration::from_nanos(run.clock.delta_as_nanos(started, run.clock.raw()));
     match outcome {
         Ok(value) => completed(value, 1, duration, duration),
         Err(error) if run.is_cancelling() => {
             let reason = run
                 .stop_reason()
                 .unwrap_or_else(|| Arc::from("workflow cancelled"));
-            stopped(run, reason, Some((error, duration)), started, 1)
+            let since = Instant::now()
+                .checked_sub(duration)
+                .unwrap_or_else(Instant::now);
+            stopped(run, reason, Some((error, duration)), since, 1)
         }
         Err(error) => failed(error, 1, duration, duration),
     }

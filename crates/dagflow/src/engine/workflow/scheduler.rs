@@ -69,6 +69,8 @@ pub(crate) struct RunShared {
     /// before it starts; only when an observer commits in the background.
     marks: Option<Box<[AtomicU64]>>,
     pub(crate) cancel_grace: Duration,
+    /// Times quick tasks (a raw counter read instead of a clock call).
+    pub(crate) clock: quanta::Clock,
     fail_fast: bool,
     cancel: CancelHandle,
     stop: AtomicU8,
@@ -118,6 +120,7 @@ impl RunShared {
             observers: setup.observers,
             marks,
             cancel_grace: setup.cancel_grace,
+            clock: quanta::Clock::new(),
             fail_fast: setup.fail_fast,
             cancel: setup.cancel,
             stop: AtomicU8::new(StopKind::Running as u8),
