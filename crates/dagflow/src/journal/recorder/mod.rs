@@ -380,31 +380,20 @@ impl WorkflowJournal {
                 reason,
                 at,
                 ..
-            } => {
-                let mut e = step_entry(
-                    run_id,
-                    task,
-                    EventType::StepComplete,
-                    EntryStatus::Skipped,
-                    *at,
-                );
-                e.error = Some(reason.clone());
-                e
             }
-            WorkflowEvent::TaskCancelled {
+            | WorkflowEvent::TaskCancelled {
                 run_id,
                 task,
                 reason,
                 at,
                 ..
             } => {
-                let mut e = step_entry(
-                    run_id,
-                    task,
-                    EventType::StepComplete,
-                    EntryStatus::Cancelled,
-                    *at,
-                );
+                let status = if matches!(event, WorkflowEvent::TaskSkipped { .. }) {
+                    EntryStatus::Skipped
+                } else {
+                    EntryStatus::Cancelled
+                };
+                let mut e = step_entry(run_id, task, EventType::StepComplete, status, *at);
                 e.error = Some(reason.clone());
                 e
             }
