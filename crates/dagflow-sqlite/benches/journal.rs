@@ -12,7 +12,10 @@
 //! - `per-run x8`: 8 threads, each appending one workflow (6 entries) per
 //!   call: group commit merges their transactions;
 //! - `per-entry`: one entry per `append` from one thread, as the
-//!   `WorkflowJournal` observer writes (on the first 60,000 entries);
+//!   `WorkflowJournal` observer writes for the sync runner (on the first
+//!   60,000 entries);
+//! - `per-entry-deferred`: the same with `append_deferred` (as it writes
+//!   task ends of the async engine), then one wait for all of them;
 //! - `generate_insight()` on the recorded file, first call on a freshly
 //!   opened store and the median of 20 further calls, next to the
 //!   in-memory store.
@@ -31,8 +34,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .iter()
         .filter_map(|a| a.replace('_', "").parse().ok())
         .collect();
-    // `--only <phase>` runs one phase: record, record-normal, per-run or
-    // per-entry.
+    // `--only <phase>` runs one phase: record, record-normal, per-run,
+    // per-entry or per-entry-deferred.
     let only = args
         .iter()
         .position(|a| a == "--only")
@@ -159,6 +162,24 @@ fn run_size(
             "record, one entry per append, 1 thread: {}",
             measured(subset.len(), start, cpu)
         );
+        drop(store);
+        std::fs::remove_file(&path)?;
+    }
+    if workflows <= 100_000 && wanted("per-entry-deferred") {
+        let path = dir.join(format!("per-entry-deferred-{workflows}.db"));
+        let store = SqliteStore::open(&path)?;
+        let subset = &entries[..entries.len().min(60_000)];
+        let cpu = cpu_time();
+        let start = Instant::now();
+        for entry in subset {
+            store.append_deferred(entry.clone())?;
+        }
+        store.wait_durable(store.mark())?;
+        println!(
+            "record, one entry per deferred append, 1 thread, then waited for: {}",
+            measured(subset.len(), start, cpu)
+        );
+        assert_eq!(store.entry_count()? as usize, subset.len());
         drop(store);
         std::fs::remove_file(&path)?;
     }
