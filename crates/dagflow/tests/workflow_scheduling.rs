@@ -315,9 +315,10 @@ async fn time_queued_for_a_concurrency_slot_is_not_part_of_a_tasks_duration() {
     let summary = wf.summary();
     for name in ["a", "b", "c"] {
         let duration = summary.task(name).unwrap().duration;
-        // Each ran 100 ms; the last of them waited 200 ms for its turn.
+        // Each ran 100 ms; the last of them waited 200 ms for its turn (and
+        // reported 300 ms when queueing counted). Loose for loaded machines.
         assert!(
-            duration >= Duration::from_millis(100) && duration < Duration::from_millis(180),
+            duration >= Duration::from_millis(100) && duration < Duration::from_millis(250),
             "{name} reported {duration:?}"
         );
     }
