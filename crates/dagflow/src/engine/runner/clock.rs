@@ -12,11 +12,20 @@ pub(crate) struct StepClock {
     clock: quanta::Clock,
 }
 
+/// The process's clock. `quanta::Clock::new()` calibrates the counter the
+/// first time (about 0.6 ms here) and checks the CPU's features every time
+/// (about 15 µs in a VM, where `cpuid` traps): both engines take copies of
+/// this one instead.
+pub(crate) fn shared_clock() -> quanta::Clock {
+    static CLOCK: std::sync::OnceLock<quanta::Clock> = std::sync::OnceLock::new();
+    CLOCK.get_or_init(quanta::Clock::new).clone()
+}
+
 impl StepClock {
     /// A clock ready to read.
     pub(crate) fn start() -> StepClock {
         StepClock {
-            clock: quanta::Clock::new(),
+            clock: shared_clock(),
         }
     }
 

@@ -23,7 +23,7 @@
 //! # Ok::<(), dagflow::engine::runner::RunnerError>(())
 //! ```
 
-mod clock;
+pub(crate) mod clock;
 mod context;
 mod error;
 mod plan;

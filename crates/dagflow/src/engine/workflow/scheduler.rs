@@ -120,7 +120,7 @@ impl RunShared {
             observers: setup.observers,
             marks,
             cancel_grace: setup.cancel_grace,
-            clock: quanta::Clock::new(),
+            clock: crate::engine::runner::clock::shared_clock(),
             fail_fast: setup.fail_fast,
             cancel: setup.cancel,
             stop: AtomicU8::new(StopKind::Running as u8),
