@@ -90,12 +90,11 @@ impl Workflow {
         for (id, value) in restored_ids {
             shared.restore(id, value);
         }
-        shared.start();
-        // Prepare the results while the tasks run: on another thread than
-        // the workers this overlaps with them instead of adding to the tail.
+        let driver = shared.start();
+        // Prepare the results while the spawned drivers run.
         let collector = C::prepare(&dag);
 
-        let (cancelled, timed_out) = self.wait(&shared).await;
+        let (cancelled, timed_out) = self.wait(&shared, driver).await;
         let elapsed = started.elapsed();
         shared.close();
         let stopped = match shared.stop_kind() {
@@ -156,13 +155,24 @@ impl Workflow {
 
     /// Waits until no task is alive, reacting to cancellation and the
     /// workflow timeout. Returns (cancelled, timed out).
-    async fn wait(&self, shared: &Arc<RunShared>) -> (bool, bool) {
+    /// `driver` (the roots' driver `start` kept for this task) is polled
+    /// here until it ends, whatever else happens.
+    async fn wait(
+        &self,
+        shared: &Arc<RunShared>,
+        driver: Option<impl std::future::Future<Output = ()>>,
+    ) -> (bool, bool) {
         let deadline = self.timeout.map(|t| tokio::time::Instant::now() + t);
         let mut cancelled = false;
         let mut timed_out = false;
+        let driving = driver.is_some();
+        let driver = futures::future::OptionFuture::from(driver);
+        tokio::pin!(driver);
+        let mut driven = !driving;
         loop {
             tokio::select! {
-                () = shared.done.notified() => break,
+                _ = &mut driver, if !driven => driven = true,
+                () = shared.done.notified(), if driven => break,
                 () = shared.token.cancelled(), if !cancelled && !timed_out => {
                     cancelled = true;
                     shared.stop(StopKind::Cancelled, || "workflow cancelled".to_string());

@@ -15,6 +15,7 @@
 //! then has exactly one [`Finished`] record, because each becomes ready
 //! exactly once and is then either run or settled.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
@@ -393,7 +394,11 @@ impl RunShared {
     /// becomes a tokio task of its own from there. So roots start at once
     /// and in parallel, and 100,000 of them are not pushed through tokio's
     /// queues in one burst.
-    pub(crate) fn start(self: &Arc<Self>) {
+    ///
+    /// One of the roots' drivers is returned for `run()` to poll itself
+    /// rather than spawned: a small graph then runs on the caller's task
+    /// with no hand-off to a worker thread and back.
+    pub(crate) fn start(self: &Arc<Self>) -> Option<impl Future<Output = ()> + Send + 'static> {
         let ids: Vec<TaskId> = self
             .pending
             .iter()
@@ -404,9 +409,11 @@ impl RunShared {
         if ids.is_empty() {
             // Nothing to run (every task was restored): the run is over.
             self.done.notify_one();
-            return;
+            return None;
         }
-        self.start_batch(ids);
+        let batch = self.spawn_drivers(ids, 1);
+        self.active.fetch_add(1, Ordering::Relaxed);
+        Some(drive_batch(ActiveGuard(Some(Arc::clone(self))), batch))
     }
 
     /// Starts tasks that became ready together (the roots, or the
@@ -414,6 +421,12 @@ impl RunShared {
     /// them in turn and polls each once in place; a task that finishes at
     /// that first poll costs no tokio task of its own.
     fn start_batch(self: &Arc<Self>, ids: Vec<TaskId>) {
+        self.spawn_drivers(ids, 0);
+    }
+
+    /// Spawns the drivers of a batch of `ids`, one per runtime worker, less
+    /// the `kept` ones the caller runs itself; returns the batch.
+    fn spawn_drivers(self: &Arc<Self>, ids: Vec<TaskId>, kept: usize) -> Arc<Batch> {
         let workers = tokio::runtime::Handle::current()
             .metrics()
             .num_workers()
@@ -422,11 +435,12 @@ impl RunShared {
             next: AtomicUsize::new(0),
             ids,
         });
-        for _ in 0..workers.min(batch.ids.len()) {
+        for _ in kept..workers.min(batch.ids.len()) {
             self.active.fetch_add(1, Ordering::Relaxed);
             let guard = ActiveGuard(Some(Arc::clone(self)));
             tokio::spawn(drive_batch(guard, Arc::clone(&batch)));
         }
+        batch
     }
 
     /// Records how `id` ended, releases its dependents, and returns one
@@ -558,7 +572,8 @@ struct Batch {
 
 /// Takes tasks of `batch` one at a time and runs each in place until it
 /// first waits; then it goes on as a tokio task of its own (see
-/// [`RunShared::start_batch`]).
+/// [`RunShared::start_batch`]), except the last one, which the driver
+/// carries on with itself.
 async fn drive_batch(guard: ActiveGuard, batch: Arc<Batch>) {
     let Some(run) = guard.0.as_ref() else { return };
     while let Some(&id) = batch.ids.get(batch.next.fetch_add(1, Ordering::Relaxed)) {
@@ -567,6 +582,11 @@ async fn drive_batch(guard: ActiveGuard, batch: Arc<Batch>) {
         // Polled here with this driver's waker; once spawned, the runtime
         // polls it again at once and it registers the task's own waker.
         if futures::poll!(task.as_mut()).is_pending() {
+            if batch.next.load(Ordering::Relaxed) >= batch.ids.len() {
+                // Nothing left to start: go on with this task here.
+                task.await;
+                break;
+            }
             tokio::spawn(task);
         }
         // Let other tasks (the spawned roots among them) run now and then.
