@@ -576,21 +576,34 @@ struct Batch {
 /// carries on with itself.
 async fn drive_batch(guard: ActiveGuard, batch: Arc<Batch>) {
     let Some(run) = guard.0.as_ref() else { return };
-    while let Some(&id) = batch.ids.get(batch.next.fetch_add(1, Ordering::Relaxed)) {
-        run.active.fetch_add(1, Ordering::Relaxed);
-        let mut task = Box::pin(drive(ActiveGuard(Some(Arc::clone(run))), id));
-        // Polled here with this driver's waker; once spawned, the runtime
-        // polls it again at once and it registers the task's own waker.
-        if futures::poll!(task.as_mut()).is_pending() {
-            if batch.next.load(Ordering::Relaxed) >= batch.ids.len() {
-                // Nothing left to start: go on with this task here.
-                task.await;
-                break;
-            }
-            tokio::spawn(task);
+    let len = batch.ids.len();
+    // Tasks are taken a few at a time (a shared counter bumped per task
+    // would bounce between the drivers' cores), but few enough that every
+    // driver gets some.
+    let step = (len / 64).clamp(1, 32);
+    loop {
+        let first = batch.next.fetch_add(step, Ordering::Relaxed);
+        if first >= len {
+            break;
         }
-        // Let other tasks (the spawned roots among them) run now and then.
-        tokio::task::coop::consume_budget().await;
+        let last = (first + step).min(len);
+        for (i, &id) in batch.ids[first..last].iter().enumerate() {
+            run.active.fetch_add(1, Ordering::Relaxed);
+            let mut task = Box::pin(drive(ActiveGuard(Some(Arc::clone(run))), id));
+            // Polled here with this driver's waker; once spawned, the
+            // runtime polls it again at once and it registers the task's
+            // own waker.
+            if futures::poll!(task.as_mut()).is_pending() {
+                if first + i + 1 == last && batch.next.load(Ordering::Relaxed) >= len {
+                    // Nothing left to start: go on with this task here.
+                    task.await;
+                    return;
+                }
+                tokio::spawn(task);
+            }
+            // Let other tasks (the spawned ones among them) run now and then.
+            tokio::task::coop::consume_budget().await;
+        }
     }
 }
 
