@@ -55,13 +55,21 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<str>,
 {
+    let deps_hash = depends_on
+        .into_iter()
+        .fold(0u64, |sum, dep| sum.wrapping_add(dep_hash(dep.as_ref())));
+    combine(name, deps_hash, definition)
+}
+
+/// What one dependency called `name` adds to a task's dependency sum.
+fn dep_hash(name: &str) -> u64 {
+    mix(fnv1a(fnv1a(FNV_OFFSET, b"dep\0"), name.as_bytes()))
+}
+
+/// A task's hash from its name, the sum of its dependencies' [`dep_hash`]es
+/// and its definition.
+fn combine(name: &str, deps_hash: u64, definition: Option<&str>) -> u64 {
     let name_hash = fnv1a(fnv1a(FNV_OFFSET, b"name\0"), name.as_bytes());
-    let deps_hash = depends_on.into_iter().fold(0u64, |sum, dep| {
-        sum.wrapping_add(mix(fnv1a(
-            fnv1a(FNV_OFFSET, b"dep\0"),
-            dep.as_ref().as_bytes(),
-        )))
-    });
     let definition_hash = match definition {
         None => 0,
         Some(text) => fnv1a(fnv1a(FNV_OFFSET, b"definition\0"), text.as_bytes()),
@@ -174,14 +182,16 @@ pub fn start_details(definition: &RunDefinition, resumed_from: Option<&str>) -> 
     let mut task_hashes_sum = dag.len() as u64;
     let mut names = Vec::with_capacity(dag.len());
     let mut depends_on = Vec::with_capacity(dag.len());
+    // Each task's hash as a dependency, once per task rather than once per
+    // edge (the sum `task_hash` takes over dependency names).
+    let as_dependency: Vec<u64> = dag.ids().map(|id| dep_hash(dag.name(id))).collect();
     for id in dag.ids() {
         let name = dag.name(id);
         let deps = dag.dependencies(id);
-        let hash = task_hash(
-            name,
-            deps.iter().map(|&d| dag.name(d)),
-            task_definition(definition, id.index()),
-        );
+        let deps_hash = deps
+            .iter()
+            .fold(0u64, |sum, d| sum.wrapping_add(as_dependency[d.index()]));
+        let hash = combine(name, deps_hash, task_definition(definition, id.index()));
         task_hashes_sum = task_hashes_sum.wrapping_add(mix(hash));
         names.push(Value::String(name.to_string()));
         depends_on.push(Value::Array(
