@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::context::TaskContext;
 use super::error::TaskError;
-use super::finished::{nanos, Finished, Note, Output};
+use super::finished::{nanos, Finished, Note, Outcome};
 use super::options::{Action, ConditionFn, TaskSpec};
 use super::scheduler::RunShared;
 use crate::event::{panic_message, TaskStatus, WorkflowEvent};
@@ -164,8 +164,7 @@ fn completed(value: Value, attempts: u32, total: Duration, last: Duration) -> Ex
             status: TaskStatus::Completed,
             attempts,
             nanos: nanos(total),
-            output: Some(Output::Owned(value)),
-            note: None,
+            outcome: Outcome::Owned(value),
         },
         last_attempt: last,
     }
@@ -178,8 +177,7 @@ fn failed(error: TaskError, attempts: u32, total: Duration, last: Duration) -> E
             status: TaskStatus::Failed,
             attempts,
             nanos: nanos(total),
-            output: None,
-            note: Some(Box::new(Note::Error(Arc::new(error)))),
+            outcome: Outcome::Note(Box::new(Note::Error(Arc::new(error)))),
         },
         last_attempt: last,
     }
@@ -204,8 +202,7 @@ fn stopped(
                 status: TaskStatus::Cancelled,
                 attempts,
                 nanos: nanos(started.elapsed()),
-                output: None,
-                note: Some(Box::new(Note::Reason(reason))),
+                outcome: Outcome::Note(Box::new(Note::Reason(reason))),
             },
             last_attempt: last,
         },

@@ -19,31 +19,18 @@ pub(crate) enum Note {
     Restored,
 }
 
-/// A task's result: owned, or shared with the events that carried it.
+/// What a task left behind: its result (owned, or shared with the events
+/// that carried it, or restored from an earlier run), or why it has none.
+/// One enum rather than a result and a note side by side: it fits in the
+/// result's 32 bytes, which keeps a task's record at 56 bytes.
 #[derive(Debug, Clone)]
-pub(crate) enum Output {
+pub(crate) enum Outcome {
     Owned(Value),
     Shared(Arc<Value>),
-}
-
-impl Output {
-    pub(crate) fn get(&self) -> &Value {
-        match self {
-            Output::Owned(v) => v,
-            Output::Shared(v) => v,
-        }
-    }
-
-    /// A shared handle, converting an owned value once.
-    pub(crate) fn share(&mut self) -> Arc<Value> {
-        if let Output::Owned(v) = self {
-            *self = Output::Shared(Arc::new(std::mem::take(v)));
-        }
-        match self {
-            Output::Shared(v) => Arc::clone(v),
-            Output::Owned(_) => Arc::new(Value::Null),
-        }
-    }
+    /// Its result came from [`Workflow::restore`](super::Workflow::restore).
+    Restored(Arc<Value>),
+    /// Why it has no result (boxed: most tasks complete).
+    Note(Box<Note>),
 }
 
 /// How a task ended.
@@ -54,10 +41,11 @@ pub(crate) struct Finished {
     /// From the start of the first attempt to the end of the last one, in
     /// nanoseconds (a `u64` keeps a record within one cache line).
     pub(crate) nanos: u64,
-    pub(crate) output: Option<Output>,
-    /// Boxed: most tasks have none, and slots stay small.
-    pub(crate) note: Option<Box<Note>>,
+    pub(crate) outcome: Outcome,
 }
+
+/// What [`Finished::note`] gives for a restored task.
+static RESTORED: Note = Note::Restored;
 
 impl Finished {
     pub(crate) fn settled(status: TaskStatus, reason: Arc<str>) -> Finished {
@@ -65,13 +53,42 @@ impl Finished {
             status,
             attempts: 0,
             nanos: 0,
-            output: None,
-            note: Some(Box::new(Note::Reason(reason))),
+            outcome: Outcome::Note(Box::new(Note::Reason(reason))),
+        }
+    }
+
+    /// The task's result, if it has one.
+    pub(crate) fn output(&self) -> Option<&Value> {
+        match &self.outcome {
+            Outcome::Owned(v) => Some(v),
+            Outcome::Shared(v) | Outcome::Restored(v) => Some(v),
+            Outcome::Note(_) => None,
+        }
+    }
+
+    /// A shared handle on the result (converting an owned one once), or
+    /// `null` for a task without one.
+    pub(crate) fn share_output(&mut self) -> Arc<Value> {
+        if let Outcome::Owned(v) = &mut self.outcome {
+            self.outcome = Outcome::Shared(Arc::new(std::mem::take(v)));
+        }
+        match &self.outcome {
+            Outcome::Shared(v) | Outcome::Restored(v) => Arc::clone(v),
+            Outcome::Owned(_) | Outcome::Note(_) => Arc::new(Value::Null),
         }
     }
 
     pub(crate) fn note(&self) -> Option<&Note> {
-        self.note.as_deref()
+        match &self.outcome {
+            Outcome::Note(note) => Some(note),
+            Outcome::Restored(_) => Some(&RESTORED),
+            Outcome::Owned(_) | Outcome::Shared(_) => None,
+        }
+    }
+
+    /// Whether the result came from an earlier run.
+    pub(crate) fn is_restored(&self) -> bool {
+        matches!(self.outcome, Outcome::Restored(_))
     }
 
     /// The task's duration.

@@ -37,7 +37,7 @@ impl RunResults {
 
     /// The result of the task with index `id`, if it completed.
     pub fn get_id(&self, id: TaskId) -> Option<&Value> {
-        Some(self.records.get(id.index())?.get()?.output.as_ref()?.get())
+        self.records.get(id.index())?.get()?.output()
     }
 
     /// Whether task `name` completed.

@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::attempt::{execute, Execution};
 use super::cancel::CancelHandle;
-use super::finished::{Finished, Note, Output};
+use super::finished::{Finished, Note, Outcome};
 use super::options::{TaskExtras, TaskTable};
 use crate::event::{Observers, StatusCounts, TaskStatus, WorkflowEvent};
 use crate::graph::{Dag, TaskId};
@@ -142,12 +142,7 @@ impl RunShared {
     }
 
     pub(crate) fn result(&self, id: TaskId) -> Option<&Value> {
-        self.finished
-            .get(id.index())?
-            .get()?
-            .output
-            .as_ref()
-            .map(Output::get)
+        self.finished.get(id.index())?.get()?.output()
     }
 
     /// Stores how task `id` ended (once).
@@ -322,10 +317,7 @@ impl RunShared {
                 task_id: id,
                 attempt: finished.attempts,
                 duration: last_attempt,
-                result: finished
-                    .output
-                    .as_mut()
-                    .map_or_else(|| Arc::new(Value::Null), Output::share),
+                result: finished.share_output(),
                 at,
             },
             TaskStatus::Failed => WorkflowEvent::TaskFailed {
@@ -374,8 +366,7 @@ impl RunShared {
                 status: TaskStatus::Completed,
                 attempts: 0,
                 nanos: 0,
-                output: Some(Output::Shared(result)),
-                note: Some(Box::new(Note::Restored)),
+                outcome: Outcome::Restored(result),
             },
         );
         for &d in self.dag.dependents(id) {
@@ -644,6 +635,6 @@ mod tests {
             std::mem::size_of::<OnceLock<Finished>>()
         );
         assert!(size <= 160, "the drive future grew to {size} bytes");
-        assert!(std::mem::size_of::<OnceLock<Finished>>() <= 64);
+        assert!(std::mem::size_of::<OnceLock<Finished>>() <= 56);
     }
 }

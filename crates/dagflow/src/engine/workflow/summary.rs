@@ -108,7 +108,7 @@ impl RunReport {
             let task = match record.get() {
                 Some(f) => {
                     total += f.duration();
-                    let (error, reason) = match f.note.as_deref() {
+                    let (error, reason) = match f.note() {
                         Some(Note::Error(e)) if f.status == TaskStatus::Failed => {
                             (Some(e.to_string()), None)
                         }
@@ -121,7 +121,7 @@ impl RunReport {
                         duration: f.duration(),
                         error,
                         reason,
-                        restored: matches!(f.note.as_deref(), Some(Note::Restored)),
+                        restored: f.is_restored(),
                     }
                 }
                 None => TaskSummary {
