@@ -6,7 +6,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use futures::FutureExt;
@@ -144,7 +144,7 @@ async fn execute_with_options(run: &Arc<RunShared>, id: TaskId, spec: TaskSpec<'
             delay,
             duration: this_attempt,
             error: error.to_string(),
-            at: SystemTime::now(),
+            at: run.now(),
         });
         last_error = Some((error, this_attempt));
         tokio::select! {
