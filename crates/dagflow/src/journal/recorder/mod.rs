@@ -247,19 +247,34 @@ impl WorkflowJournal {
             })
     }
 
+    /// Calls `make` with the workflow name of run `run_id`, borrowed under
+    /// the read lock when it is the run of the previous event (no reference
+    /// count touched: every task of a run would touch the same one).
+    fn with_workflow<T>(&self, run_id: &str, make: impl FnOnce(&str) -> T) -> T {
+        if let Ok(runs) = self.inner.runs.read() {
+            if let Some((id, info)) = &runs.last {
+                if **id == *run_id {
+                    return make(&info.workflow);
+                }
+            }
+        }
+        make(&self.run_info(run_id).workflow)
+    }
+
     /// The entry an event maps to (see the module documentation), updating
     /// the table of live runs.
     fn entry_for(&self, event: &WorkflowEvent) -> Option<JournalEntry> {
         let step_entry = |run_id: &Arc<str>, task: &Arc<str>, event_type, status, at| {
-            let info = self.run_info(run_id);
-            JournalEntry::new(
-                &**run_id,
-                &*info.workflow,
-                event_type,
-                Some(task.to_string()),
-                status,
-                at,
-            )
+            self.with_workflow(run_id, |workflow| {
+                JournalEntry::new(
+                    &**run_id,
+                    workflow,
+                    event_type,
+                    Some(task.to_string()),
+                    status,
+                    at,
+                )
+            })
         };
         let entry = match event {
             WorkflowEvent::WorkflowStarted {
