@@ -54,6 +54,10 @@
 //!   [`WorkflowError::Timeout`].
 //! - A panic in an action, a condition or a transform fails (or skips) only
 //!   that task.
+//! - Stop a run with its [`CancelHandle`], not by dropping the `run()`
+//!   future: `run()` drives some tasks itself (a chain, for one) and those
+//!   end with it, while the tasks it had handed to the runtime go on
+//!   unobserved.
 
 mod attempt;
 mod cancel;
