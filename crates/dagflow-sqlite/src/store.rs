@@ -244,6 +244,18 @@ impl SqliteStore {
         &self.shared.options
     }
 
+    /// Wakes the writer if it is parked gathering deferred appends: someone
+    /// now waits for it.
+    fn wake_writer(&self) {
+        SqliteStore::wake(&self.shared);
+    }
+
+    fn wake(shared: &Shared) {
+        if let Some(writer) = &shared.writer_thread {
+            writer.unpark();
+        }
+    }
+
     /// Sends a command to the writer thread and waits for its answer.
     fn call(
         &self,
@@ -259,6 +271,7 @@ impl SqliteStore {
         };
         let (reply, answer) = mpsc::sync_channel(1);
         commands.send(make(reply)).map_err(|_| stopped())?;
+        self.wake_writer();
         blocking(|| answer.recv()).map_err(|_| stopped())?
     }
 
@@ -298,6 +311,7 @@ impl SqliteStore {
                 answer: Answer::Now(reply),
             }))
             .map_err(|_| stopped())?;
+        self.wake_writer();
         for chunk in chunks {
             // On an encoding error, dropping `parts` abandons the append.
             let rows = batch::encode(chunk, path, &mut tail)?;
@@ -359,9 +373,7 @@ impl SqliteStore {
                     if let Some(commands) = &shared.commands {
                         let _ = commands.send(Command::Flush);
                     }
-                    if let Some(writer) = &shared.writer_thread {
-                        writer.unpark();
-                    }
+                    SqliteStore::wake(shared);
                 },
                 &shared.path,
             )
