@@ -46,6 +46,7 @@
 mod batch;
 mod checkpoint;
 mod codec;
+mod connection;
 mod deferred;
 mod error;
 mod fast_hash;

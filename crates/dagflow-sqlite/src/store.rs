@@ -14,6 +14,7 @@ use rusqlite::{Connection, OpenFlags, MAIN_DB};
 
 use crate::batch::{self, TailBuilder, CHUNK_ENTRIES};
 use crate::checkpoint;
+use crate::connection::{open_reader, switch_to_wal, wal_path};
 use crate::deferred::Deferred;
 use crate::error::SqliteError;
 use crate::lease::{self, LeaseKind, Owner, RunLease};
@@ -467,33 +468,6 @@ impl SqliteStore {
     }
 }
 
-/// The write-ahead log of the journal at `path`.
-fn wal_path(path: &Path) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push("-wal");
-    PathBuf::from(name)
-}
-
-/// Opens a connection for queries.
-fn open_reader(path: &Path, options: &SqliteOptions) -> Result<Connection, SqliteError> {
-    let flags = if options.read_only {
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
-    } else {
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX
-    };
-    let conn =
-        Connection::open_with_flags(path, flags).map_err(|source| SqliteError::CannotOpen {
-            path: path.to_path_buf(),
-            source,
-        })?;
-    let busy_ms = options.busy_timeout.as_millis() as u64;
-    let err = |e| SqliteError::classify(path, "preparing a read connection", e, busy_ms);
-    conn.busy_timeout(options.busy_timeout).map_err(err)?;
-    conn.pragma_update(None, "query_only", true).map_err(err)?;
-    conn.set_prepared_statement_cache_capacity(32);
-    Ok(conn)
-}
-
 /// The right to resume one run, held by this process until dropped (see
 /// [`SqliteStore::claim_resume`]).
 #[derive(Debug)]
@@ -608,24 +582,6 @@ impl JournalStore for SqliteStore {
 /// Switches the file to WAL mode (a no-op once it is). The switch takes an
 /// exclusive lock without going through the busy handler, so while other
 /// processes open the same new file it can fail with "busy" at once: retry
-/// until the busy timeout runs out.
-fn switch_to_wal(conn: &Connection, busy_timeout: std::time::Duration) -> rusqlite::Result<String> {
-    let deadline = std::time::Instant::now() + busy_timeout;
-    loop {
-        match conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0)) {
-            Err(rusqlite::Error::SqliteFailure(e, _))
-                if matches!(
-                    e.code,
-                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
-                ) && std::time::Instant::now() < deadline =>
-            {
-                std::thread::sleep(std::time::Duration::from_millis(5));
-            }
-            outcome => return outcome,
-        }
-    }
-}
-
 /// Runs `wait`, a blocking wait for the writer thread. On a worker of a
 /// multi-threaded tokio runtime, the worker's other tasks move to another
 /// thread meanwhile (a task the engine just woke, say, would otherwise
