@@ -62,6 +62,7 @@
 mod attempt;
 mod cancel;
 mod context;
+mod drive;
 mod error;
 mod factories;
 mod finished;

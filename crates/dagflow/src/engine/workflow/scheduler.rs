@@ -24,8 +24,9 @@ use serde_json::Value;
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 
-use super::attempt::{execute, Execution};
+use super::attempt::Execution;
 use super::cancel::CancelHandle;
+use super::drive::{drive_batch, spawn, ActiveGuard, Batch, Ready, SPAWN_AT_MOST};
 use super::finished::{Finished, Note, Outcome};
 use super::options::{TaskExtras, TaskTable};
 use crate::event::{Observers, StatusCounts, TaskStatus, WorkflowEvent};
@@ -80,7 +81,7 @@ pub(crate) struct RunShared {
     cancel: CancelHandle,
     stop: AtomicU8,
     stop_reason: Mutex<Option<Arc<str>>>,
-    active: AtomicUsize,
+    pub(super) active: AtomicUsize,
     pub(crate) done: Arc<Notify>,
     closed: AtomicBool,
     dependency_failed: Arc<str>,
@@ -452,7 +453,7 @@ impl RunShared {
 
     /// Records how `id` ended, releases its dependents, and returns one
     /// ready dependent for the caller to run next.
-    fn finish(self: &Arc<Self>, id: TaskId, execution: Execution) -> Option<TaskId> {
+    pub(super) fn finish(self: &Arc<Self>, id: TaskId, execution: Execution) -> Option<TaskId> {
         let Execution {
             mut finished,
             last_attempt,
@@ -541,116 +542,5 @@ pub(crate) fn note_text(note: Option<&Note>) -> String {
         Some(Note::Reason(r)) => r.to_string(),
         Some(Note::Restored) => "restored from a previous run".to_string(),
         None => String::new(),
-    }
-}
-
-/// Keeps the run's `active` count up while a spawned task lives, even if it
-/// panics; the last one to leave wakes `run()` after dropping its reference,
-/// so `run()` can usually take the shared state back without copying.
-struct ActiveGuard(Option<Arc<RunShared>>);
-
-impl Drop for ActiveGuard {
-    fn drop(&mut self) {
-        let Some(run) = self.0.take() else { return };
-        if run.active.fetch_sub(1, Ordering::AcqRel) == 1 {
-            let done = Arc::clone(&run.done);
-            drop(run);
-            done.notify_one();
-        }
-    }
-}
-
-/// Up to this many ready dependents are spawned one by one; more go to a
-/// batch (see [`RunShared::start_batch`]), which costs a few spawns itself.
-const SPAWN_AT_MOST: usize = 8;
-
-/// The dependents a finishing task made ready.
-#[derive(Default)]
-struct Ready {
-    first: Option<TaskId>,
-    others: Vec<TaskId>,
-}
-
-/// Tasks that became ready together, taken in turn by their drivers.
-struct Batch {
-    next: AtomicUsize,
-    ids: Vec<TaskId>,
-}
-
-/// Takes tasks of `batch` one at a time and runs each in place until it
-/// first waits; then it goes on as a tokio task of its own (see
-/// [`RunShared::start_batch`]), except the last one, which the driver
-/// carries on with itself.
-async fn drive_batch(guard: ActiveGuard, batch: Arc<Batch>) {
-    let Some(run) = guard.0.as_ref() else { return };
-    let len = batch.ids.len();
-    // Tasks are taken a few at a time (a shared counter bumped per task
-    // would bounce between the drivers' cores), but few enough that every
-    // driver gets some.
-    let step = (len / 64).clamp(1, 32);
-    loop {
-        let first = batch.next.fetch_add(step, Ordering::Relaxed);
-        if first >= len {
-            break;
-        }
-        let last = (first + step).min(len);
-        for (i, &id) in batch.ids[first..last].iter().enumerate() {
-            run.active.fetch_add(1, Ordering::Relaxed);
-            let mut task = Box::pin(drive(ActiveGuard(Some(Arc::clone(run))), id));
-            // Polled here with this driver's waker; once spawned, the
-            // runtime polls it again at once and it registers the task's
-            // own waker.
-            if futures::poll!(task.as_mut()).is_pending() {
-                if first + i + 1 == last && batch.next.load(Ordering::Relaxed) >= len {
-                    // Nothing left to start: go on with this task here.
-                    task.await;
-                    return;
-                }
-                tokio::spawn(task);
-            }
-            // Let other tasks (the spawned ones among them) run now and then.
-            tokio::task::coop::consume_budget().await;
-        }
-    }
-}
-
-fn spawn(run: &Arc<RunShared>, id: TaskId) {
-    run.active.fetch_add(1, Ordering::Relaxed);
-    tokio::spawn(drive(ActiveGuard(Some(Arc::clone(run))), id));
-}
-
-/// Runs `first`, then whichever ready dependent each finished task hands
-/// over, until none is left.
-async fn drive(guard: ActiveGuard, first: TaskId) {
-    let Some(run) = guard.0.as_ref() else { return };
-    let mut id = first;
-    loop {
-        let execution = execute(run, id).await;
-        match run.finish(id, execution) {
-            Some(next) => {
-                id = next;
-                // Yield now and then so a long chain cannot hog a worker.
-                tokio::task::coop::consume_budget().await;
-            }
-            None => break,
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Every spawned task holds one of these futures: keep it small.
-    #[test]
-    fn drive_future_stays_small() {
-        let future = drive(ActiveGuard(None), TaskId::from_index(0));
-        let size = std::mem::size_of_val(&future);
-        eprintln!(
-            "drive future: {size} bytes, record: {} bytes",
-            std::mem::size_of::<OnceLock<Finished>>()
-        );
-        assert!(size <= 160, "the drive future grew to {size} bytes");
-        assert!(std::mem::size_of::<OnceLock<Finished>>() <= 56);
     }
 }
