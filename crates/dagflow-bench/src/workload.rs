@@ -329,6 +329,27 @@ impl GraphSpec {
     }
 }
 
+/// Test helper: asserts that `order` (task indices in the order they ran
+/// or finished, as `what` says) holds every task once, each after its
+/// dependencies.
+#[cfg(test)]
+pub(crate) fn assert_dependencies_first(spec: &GraphSpec, order: &[usize], what: &str) {
+    let mut position = vec![usize::MAX; spec.len()];
+    for (p, &t) in order.iter().enumerate() {
+        assert_eq!(position[t], usize::MAX, "task {t} ran twice");
+        position[t] = p;
+    }
+    assert_eq!(order.len(), spec.len());
+    for t in 0..spec.len() {
+        for &d in spec.deps(t) {
+            assert!(
+                position[d as usize] < position[t],
+                "task {t} {what} before its dependency {d}"
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

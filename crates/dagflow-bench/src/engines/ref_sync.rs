@@ -118,27 +118,10 @@ mod tests {
         (spec, order)
     }
 
-    fn assert_dependencies_first(spec: &GraphSpec, order: &[usize]) {
-        let mut position = vec![usize::MAX; spec.len()];
-        for (p, &t) in order.iter().enumerate() {
-            assert_eq!(position[t], usize::MAX, "task {t} ran twice");
-            position[t] = p;
-        }
-        assert_eq!(order.len(), spec.len());
-        for t in 0..spec.len() {
-            for &d in spec.deps(t) {
-                assert!(
-                    position[d as usize] < position[t],
-                    "task {t} ran before its dependency {d}"
-                );
-            }
-        }
-    }
-
     #[test]
     fn layered_runs_every_task_once_after_its_dependencies() {
         let (spec, order) = run_recording("layered-100x1000");
-        assert_dependencies_first(&spec, &order);
+        crate::workload::assert_dependencies_first(&spec, &order, "ran");
     }
 
     #[test]
@@ -152,6 +135,6 @@ mod tests {
         let (spec, order) = run_recording("fanout-10000");
         assert_eq!(order.first(), Some(&0));
         assert_eq!(order.last(), Some(&10_001));
-        assert_dependencies_first(&spec, &order);
+        crate::workload::assert_dependencies_first(&spec, &order, "ran");
     }
 }

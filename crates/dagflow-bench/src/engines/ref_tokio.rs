@@ -179,20 +179,7 @@ mod tests {
         let results = runtime().block_on(graph.run());
         assert_eq!(results, (0..spec.len() as u64).collect::<Vec<_>>());
         let order = finished.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        assert_eq!(order.len(), spec.len());
-        let mut position = vec![usize::MAX; spec.len()];
-        for (p, &t) in order.iter().enumerate() {
-            assert_eq!(position[t], usize::MAX, "task {t} ran twice");
-            position[t] = p;
-        }
-        for t in 0..spec.len() {
-            for &d in spec.deps(t) {
-                assert!(
-                    position[d as usize] < position[t],
-                    "task {t} finished before its dependency {d}"
-                );
-            }
-        }
+        crate::workload::assert_dependencies_first(&spec, &order, "finished");
     }
 
     #[test]
