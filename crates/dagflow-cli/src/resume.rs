@@ -146,7 +146,7 @@ pub fn run_origin(run_id: &str, entries: &[JournalEntry]) -> Result<RunOrigin, R
     };
     Ok(RunOrigin {
         run_id: run_id.to_owned(),
-        workflow: start.workflow_name.clone(),
+        workflow: start.workflow_name.to_string(),
         file: path("file"),
         cwd: path("cwd"),
     })
@@ -321,7 +321,7 @@ tasks:
             "run-1",
             "etl",
             event,
-            step.map(String::from),
+            step.map(Into::into),
             status,
             SystemTime::now(),
         )

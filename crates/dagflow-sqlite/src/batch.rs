@@ -87,7 +87,7 @@ impl<'a> TailBuilder<'a> {
         );
         let marks = self
             .runs
-            .entry(entry.workflow_id.as_str())
+            .entry(&*entry.workflow_id)
             .or_insert_with(|| RunMarks {
                 spans: Vec::new(),
                 starts_here: row.event_type == WORKFLOW_START,

@@ -4,6 +4,7 @@
 //! shows their names); results and details as JSON text.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use dagflow::journal::{ms_to_system_time, EntryStatus, EventType, JournalEntry};
 use serde_json::{Map, Value};
@@ -70,10 +71,10 @@ pub(crate) const COMPLETED: i64 = 1;
 /// writer thread only binds values.
 #[derive(Debug)]
 pub(crate) struct Row {
-    pub workflow_id: String,
-    pub workflow_name: String,
+    pub workflow_id: Arc<str>,
+    pub workflow_name: Arc<str>,
     pub event_type: i64,
-    pub step_name: Option<String>,
+    pub step_name: Option<Arc<str>>,
     pub status: i64,
     pub timestamp_ms: i64,
     pub duration_ms: f64,
@@ -90,7 +91,7 @@ impl Row {
     pub(crate) fn encode(entry: &JournalEntry, path: &Path) -> Result<Row, SqliteError> {
         let encode_error = |detail: String| SqliteError::Encode {
             path: path.to_path_buf(),
-            workflow_id: entry.workflow_id.clone(),
+            workflow_id: entry.workflow_id.to_string(),
             detail,
         };
         let result = match &entry.result {
@@ -180,10 +181,13 @@ pub(crate) fn decode(row: &rusqlite::Row<'_>, path: &Path) -> Result<JournalEntr
     };
     let timestamp_ms: i64 = row.get(6).map_err(sql_error)?;
     Ok(JournalEntry {
-        workflow_id: row.get(1).map_err(sql_error)?,
-        workflow_name: row.get(2).map_err(sql_error)?,
+        workflow_id: Arc::from(row.get::<_, String>(1).map_err(sql_error)?),
+        workflow_name: Arc::from(row.get::<_, String>(2).map_err(sql_error)?),
         event_type,
-        step_name: row.get(4).map_err(sql_error)?,
+        step_name: row
+            .get::<_, Option<String>>(4)
+            .map_err(sql_error)?
+            .map(Arc::from),
         status,
         timestamp: ms_to_system_time(timestamp_ms),
         duration_ms: row.get(7).map_err(sql_error)?,

@@ -24,7 +24,7 @@ fn step(run: &str, i: usize) -> JournalEntry {
         run,
         "etl",
         EventType::StepComplete,
-        Some(format!("step-{i}")),
+        Some(format!("step-{i}").into()),
         EntryStatus::Completed,
         SystemTime::now(),
     );

@@ -117,7 +117,7 @@ fn varied_history() -> Vec<JournalEntry> {
         let name = ["build", "deploy", "etl"][i as usize % 3];
         let run = format!("run-{i}");
         let mut start = JournalEntry::new(
-            &run,
+            run.as_str(),
             name,
             EventType::WorkflowStart,
             None,
@@ -140,10 +140,10 @@ fn varied_history() -> Vec<JournalEntry> {
             t += 3;
             let d = f64::from((i * 37 + k as u32 * 101) % 997) / 7.0;
             let mut e = JournalEntry::new(
-                &run,
+                run.as_str(),
                 name,
                 EventType::StepComplete,
-                Some(step.to_string()),
+                Some((*step).into()),
                 EntryStatus::Completed,
                 at(t),
             );
@@ -152,10 +152,10 @@ fn varied_history() -> Vec<JournalEntry> {
                 e.error = Some("dependency failed".into());
             } else if i % 11 == 5 && k == 1 {
                 let mut retry = JournalEntry::new(
-                    &run,
+                    run.as_str(),
                     name,
                     EventType::StepRetry,
-                    Some(step.to_string()),
+                    Some((*step).into()),
                     EntryStatus::Failed,
                     at(t),
                 );
@@ -187,7 +187,7 @@ fn varied_history() -> Vec<JournalEntry> {
         if i % 19 == 0 {
             // A step entry without a step name is grouped under "".
             let mut odd = JournalEntry::new(
-                &run,
+                run.as_str(),
                 name,
                 EventType::StepComplete,
                 None,
@@ -204,8 +204,14 @@ fn varied_history() -> Vec<JournalEntry> {
             } else {
                 EntryStatus::Completed
             };
-            let mut end =
-                JournalEntry::new(&run, name, EventType::WorkflowComplete, None, status, at(t));
+            let mut end = JournalEntry::new(
+                run.as_str(),
+                name,
+                EventType::WorkflowComplete,
+                None,
+                status,
+                at(t),
+            );
             end.duration_ms = total;
             end.details.insert("counts".into(), json!({"completed": 3}));
             out.push(end);

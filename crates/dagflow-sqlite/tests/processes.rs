@@ -198,7 +198,7 @@ fn run_entries(run: &str, i: usize) -> Vec<JournalEntry> {
             run,
             "multi",
             EventType::StepComplete,
-            Some(format!("s{k}")),
+            Some(format!("s{k}").into()),
             EntryStatus::Completed,
             at,
         );
@@ -258,7 +258,7 @@ fn completed_steps(store: &SqliteStore, run: &str) -> HashMap<String, JournalEnt
         .expect("the run reads back")
         .into_iter()
         .filter(|e| e.event_type == EventType::StepComplete && e.status == EntryStatus::Completed)
-        .filter_map(|e| Some((e.step_name.clone()?, e)))
+        .filter_map(|e| Some((e.step_name.as_deref()?.to_string(), e)))
         .collect()
 }
 

@@ -22,7 +22,7 @@ fn run_entries(run: &str, steps: usize) -> Vec<JournalEntry> {
             run,
             "w",
             EventType::StepComplete,
-            Some(format!("s{k}")),
+            Some(format!("s{k}").into()),
             EntryStatus::Completed,
             at,
         );

@@ -35,7 +35,7 @@ fn expected(entries: &[JournalEntry]) -> Expected {
                 x.durations_ms.push(e.duration_ms);
             }
             EventType::StepComplete => {
-                let name = e.step_name.clone().unwrap();
+                let name = e.step_name.as_deref().unwrap().to_string();
                 *x.outcomes.entry(name.clone()).or_default() += 1;
                 match e.status {
                     EntryStatus::Failed => *x.failed.entry(name).or_default() += 1,
@@ -213,7 +213,7 @@ fn step(
         run,
         workflow,
         EventType::StepComplete,
-        Some(name.to_string()),
+        Some(name.into()),
         status,
         SystemTime::now(),
     );

@@ -45,7 +45,13 @@ fn attached(runner: &mut WorkflowRunner) -> WorkflowJournal {
 fn shape(entries: &[JournalEntry]) -> Vec<(EventType, Option<String>, EntryStatus)> {
     entries
         .iter()
-        .map(|e| (e.event_type, e.step_name.clone(), e.status))
+        .map(|e| {
+            (
+                e.event_type,
+                e.step_name.as_deref().map(String::from),
+                e.status,
+            )
+        })
         .collect()
 }
 
@@ -82,7 +88,7 @@ fn observed_run_journals_start_each_step_and_completion() {
             (EventType::WorkflowComplete, None, EntryStatus::Completed),
         ]
     );
-    assert!(entries.iter().all(|e| e.workflow_name == "pipeline"));
+    assert!(entries.iter().all(|e| &*e.workflow_name == "pipeline"));
     assert_eq!(entries[1].result, Some(json!({"artifact": "app"})));
     assert_eq!(entries[1].attempt, 1);
     assert_eq!(entries[3].result, Some(Value::Null));
@@ -142,7 +148,7 @@ fn each_run_adds_one_start_n_steps_and_one_completion() {
     assert_eq!(journal.entry_count().unwrap(), 2 * (1 + 3 + 1));
     assert_eq!(journal.by_workflow_id(&first.workflow_id).unwrap().len(), 5);
     let starts = journal.by_event_type(EventType::WorkflowStart).unwrap();
-    let ids: Vec<&str> = starts.iter().map(|e| e.workflow_id.as_str()).collect();
+    let ids: Vec<&str> = starts.iter().map(|e| &*e.workflow_id).collect();
     assert_eq!(
         ids,
         [first.workflow_id.as_str(), second.workflow_id.as_str()]
@@ -171,7 +177,7 @@ fn each_run_adds_one_start_n_steps_and_one_completion() {
             (EventType::WorkflowComplete, None, EntryStatus::Completed),
         ]
     );
-    assert!(recent.iter().all(|e| e.workflow_id == second.workflow_id));
+    assert!(recent.iter().all(|e| *e.workflow_id == *second.workflow_id));
     assert_eq!(journal.recent(100).unwrap().len(), 10);
 
     journal.clear().unwrap();
@@ -208,7 +214,7 @@ fn manual_recording_matches_what_the_observer_records() {
     for journal in [&by_hand, &in_one_call] {
         let entries = journal.by_workflow_id(&result.workflow_id).unwrap();
         assert_eq!(shape(&entries), shape(&observed_entries));
-        assert!(entries.iter().all(|e| e.workflow_name == "pipeline"));
+        assert!(entries.iter().all(|e| &*e.workflow_name == "pipeline"));
         assert_eq!(
             entries[0].details["fingerprint"],
             observed_entries[0].details["fingerprint"]
@@ -504,7 +510,7 @@ async fn async_workflow_is_journaled_with_retries_failures_and_skips() {
             (EventType::WorkflowComplete, None, EntryStatus::Failed),
         ]
     );
-    assert!(entries.iter().all(|e| e.workflow_name == "async-etl"));
+    assert!(entries.iter().all(|e| &*e.workflow_name == "async-etl"));
     assert_eq!(
         (entries[2].attempt, entries[2].error.as_deref()),
         (1, Some("connection reset"))

@@ -100,7 +100,7 @@ impl RunView {
             run_id: run_id.to_owned(),
             workflow: entries
                 .first()
-                .map(|e| e.workflow_name.clone())
+                .map(|e| e.workflow_name.to_string())
                 .unwrap_or_default(),
             status: "interrupted".into(),
             started_ms: entries.first().map_or(0, JournalEntry::timestamp_ms),

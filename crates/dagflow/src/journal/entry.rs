@@ -1,5 +1,6 @@
 //! One record of the journal.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -108,16 +109,22 @@ impl std::fmt::Display for EntryStatus {
 
 /// One structured record of a run's life, as in the specification, plus what
 /// resume needs (attempt, error, result).
+///
+/// The run id, workflow name and step name are shared strings (`Arc<str>`):
+/// every entry of a run repeats the same run id and workflow name, and the
+/// engines already hold each task's name as an `Arc<str>`, so journaling a
+/// step copies three pointers instead of allocating three strings. They
+/// compare and print as strings: `&*entry.workflow_id == "run-1"`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JournalEntry {
     /// The run's id.
-    pub workflow_id: String,
+    pub workflow_id: Arc<str>,
     /// The workflow's name (runs of the same workflow share it).
-    pub workflow_name: String,
+    pub workflow_name: Arc<str>,
     /// What happened.
     pub event_type: EventType,
     /// The step, for step entries.
-    pub step_name: Option<String>,
+    pub step_name: Option<Arc<str>>,
     /// The outcome.
     pub status: EntryStatus,
     /// When it happened.
@@ -141,11 +148,14 @@ pub struct JournalEntry {
 impl JournalEntry {
     /// An entry with the given identity and no duration, attempt, error,
     /// result or details; set those fields directly.
+    ///
+    /// The names take anything that converts into an `Arc<str>` (`&str`,
+    /// `String`, a shared `Arc<str>` without a copy).
     pub fn new(
-        workflow_id: impl Into<String>,
-        workflow_name: impl Into<String>,
+        workflow_id: impl Into<Arc<str>>,
+        workflow_name: impl Into<Arc<str>>,
         event_type: EventType,
-        step_name: Option<String>,
+        step_name: Option<Arc<str>>,
         status: EntryStatus,
         timestamp: SystemTime,
     ) -> Self {
@@ -167,6 +177,11 @@ impl JournalEntry {
     /// The duration in whole microseconds, as stores aggregate it.
     pub fn duration_us(&self) -> i64 {
         duration_ms_to_us(self.duration_ms)
+    }
+
+    /// The step's name, for step entries.
+    pub fn step(&self) -> Option<&str> {
+        self.step_name.as_deref()
     }
 
     /// The timestamp as milliseconds since the Unix epoch.

@@ -117,7 +117,7 @@ impl MemoryStore {
 
 fn matches(filter: &QueryFilter, entry: &JournalEntry) -> bool {
     match &filter.workflow {
-        Some(name) => entry.workflow_name == *name,
+        Some(name) => *entry.workflow_name == **name,
         None => true,
     }
 }
@@ -160,7 +160,7 @@ impl JournalStore for MemoryStore {
         let entries = self.lock("reading the entries of a run")?;
         Ok(entries
             .iter()
-            .filter(|e| e.workflow_id == workflow_id)
+            .filter(|e| &*e.workflow_id == workflow_id)
             .cloned()
             .collect())
     }
@@ -287,7 +287,7 @@ impl JournalStore for MemoryStore {
         let mut ends: HashMap<&str, &JournalEntry> = HashMap::new();
         for entry in entries.iter() {
             if entry.event_type == EventType::WorkflowComplete && matches(filter, entry) {
-                ends.insert(entry.workflow_id.as_str(), entry);
+                ends.insert(&*entry.workflow_id, entry);
             }
         }
         Ok(entries
@@ -296,10 +296,10 @@ impl JournalStore for MemoryStore {
             .filter(|e| e.event_type == EventType::WorkflowStart && matches(filter, e))
             .take(limit)
             .map(|start| {
-                let end = ends.get(start.workflow_id.as_str());
+                let end = ends.get(&*start.workflow_id);
                 RunRecord {
-                    workflow_id: start.workflow_id.clone(),
-                    workflow_name: start.workflow_name.clone(),
+                    workflow_id: start.workflow_id.to_string(),
+                    workflow_name: start.workflow_name.to_string(),
                     started_ms: start.timestamp_ms(),
                     status: end.map_or(EntryStatus::Started, |e| e.status),
                     duration_ms: end.map(|e| us_to_ms(e.duration_us())),

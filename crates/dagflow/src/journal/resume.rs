@@ -32,7 +32,7 @@
 //! };
 //! let store = MemoryStore::new();
 //! let entry = |event, step: Option<&str>, status| {
-//!     JournalEntry::new("run-1", "ci", event, step.map(String::from), status, SystemTime::now())
+//!     JournalEntry::new("run-1", "ci", event, step.map(Arc::from), status, SystemTime::now())
 //! };
 //! let mut start = entry(EventType::WorkflowStart, None, EntryStatus::Started);
 //! start.details = start_details(&definition, None);
@@ -269,7 +269,7 @@ impl ResumePlan {
         }
         Ok(ResumePlan {
             run_id: run_id.to_string(),
-            workflow_name: start.workflow_name.clone(),
+            workflow_name: start.workflow_name.to_string(),
             restored,
             to_run,
             changes,

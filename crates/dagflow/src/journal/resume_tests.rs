@@ -30,7 +30,7 @@ fn entry(run: &str, event: EventType, step: Option<&str>, status: EntryStatus) -
         run,
         "ci",
         event,
-        step.map(String::from),
+        step.map(Into::into),
         status,
         SystemTime::now(),
     )

@@ -18,6 +18,7 @@
 //! start plus the durations elapsed so far (truncated to whole ms); entries
 //! carry no result and no details.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::entry::{EntryStatus, EventType, JournalEntry};
@@ -80,7 +81,7 @@ pub struct History {
 ///
 /// let entries: Vec<_> = synthetic::history(10).collect();
 /// assert_eq!(entries.len(), 60);
-/// assert_eq!(entries[0].workflow_id, "wf-00000000");
+/// assert_eq!(&*entries[0].workflow_id, "wf-00000000");
 /// assert_eq!(entries[0].event_type, EventType::WorkflowStart);
 /// assert_eq!(entries[5].event_type, EventType::WorkflowComplete);
 /// ```
@@ -95,15 +96,15 @@ pub fn history(workflows: usize) -> History {
 
 impl History {
     fn workflow(&mut self, i: usize) -> Vec<JournalEntry> {
-        let id = format!("wf-{i:08x}");
+        let id: Arc<str> = Arc::from(format!("wf-{i:08x}"));
         let start_ms = EPOCH_MS + i as u64 * 1000;
         let at = |elapsed_ms: f64| UNIX_EPOCH + Duration::from_millis(start_ms + elapsed_ms as u64);
         let entry = |event_type, step: Option<&str>, status, timestamp: SystemTime| {
             JournalEntry::new(
-                id.clone(),
+                Arc::clone(&id),
                 WORKFLOW_NAME,
                 event_type,
-                step.map(str::to_string),
+                step.map(Arc::from),
                 status,
                 timestamp,
             )
@@ -210,7 +211,7 @@ mod tests {
         assert_eq!(entries.len(), 300);
         for (i, run) in entries.chunks(6).enumerate() {
             let id = format!("wf-{i:08x}");
-            assert!(run.iter().all(|e| e.workflow_id == id));
+            assert!(run.iter().all(|e| *e.workflow_id == *id));
             assert_eq!(run[0].event_type, EventType::WorkflowStart);
             assert_eq!(run[5].event_type, EventType::WorkflowComplete);
             let steps: Vec<_> = run[1..5]

@@ -122,7 +122,7 @@ fn step_entry(
         workflow_id,
         workflow,
         EventType::StepComplete,
-        Some(step.name.to_string()),
+        Some(Arc::from(step.name)),
         status,
         at,
     );
@@ -138,8 +138,8 @@ fn step_entry(
 
 fn complete_entry(result: &WorkflowResult, at: SystemTime) -> JournalEntry {
     let mut entry = JournalEntry::new(
-        &result.workflow_id,
-        &result.workflow_name,
+        result.workflow_id.as_str(),
+        result.workflow_name.as_str(),
         EventType::WorkflowComplete,
         None,
         if result.success {

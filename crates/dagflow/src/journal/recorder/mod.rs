@@ -247,34 +247,30 @@ impl WorkflowJournal {
             })
     }
 
-    /// Calls `make` with the workflow name of run `run_id`, borrowed under
-    /// the read lock when it is the run of the previous event (no reference
-    /// count touched: every task of a run would touch the same one).
-    fn with_workflow<T>(&self, run_id: &str, make: impl FnOnce(&str) -> T) -> T {
+    /// The workflow name of run `run_id`, shared.
+    fn workflow_of(&self, run_id: &str) -> Arc<str> {
         if let Ok(runs) = self.inner.runs.read() {
             if let Some((id, info)) = &runs.last {
                 if **id == *run_id {
-                    return make(&info.workflow);
+                    return Arc::clone(&info.workflow);
                 }
             }
         }
-        make(&self.run_info(run_id).workflow)
+        self.run_info(run_id).workflow
     }
 
     /// The entry an event maps to (see the module documentation), updating
     /// the table of live runs.
     fn entry_for(&self, event: &WorkflowEvent) -> Option<JournalEntry> {
         let step_entry = |run_id: &Arc<str>, task: &Arc<str>, event_type, status, at| {
-            self.with_workflow(run_id, |workflow| {
-                JournalEntry::new(
-                    &**run_id,
-                    workflow,
-                    event_type,
-                    Some(task.to_string()),
-                    status,
-                    at,
-                )
-            })
+            JournalEntry::new(
+                Arc::clone(run_id),
+                self.workflow_of(run_id),
+                event_type,
+                Some(Arc::clone(task)),
+                status,
+                at,
+            )
         };
         let entry = match event {
             WorkflowEvent::WorkflowStarted {
@@ -292,8 +288,8 @@ impl WorkflowJournal {
                     },
                 );
                 let mut e = JournalEntry::new(
-                    &**run_id,
-                    &**workflow,
+                    Arc::clone(run_id),
+                    Arc::clone(workflow),
                     EventType::WorkflowStart,
                     None,
                     EntryStatus::Started,
@@ -351,10 +347,10 @@ impl WorkflowJournal {
             } => {
                 let info = self.run_info(run_id);
                 let mut e = JournalEntry::new(
-                    &**run_id,
-                    &*info.workflow,
+                    Arc::clone(run_id),
+                    Arc::clone(&info.workflow),
                     EventType::StepComplete,
-                    Some(task.to_string()),
+                    Some(Arc::clone(task)),
                     EntryStatus::Completed,
                     *at,
                 );
@@ -432,8 +428,8 @@ impl WorkflowJournal {
                     EntryStatus::Failed
                 };
                 let mut e = JournalEntry::new(
-                    &**run_id,
-                    &**workflow,
+                    Arc::clone(run_id),
+                    Arc::clone(workflow),
                     EventType::WorkflowComplete,
                     None,
                     status,
