@@ -67,16 +67,26 @@ impl Results {
         }
     }
 
+    /// The results to write into (inlined: the run loop calls it once per
+    /// step, and the owned case is one comparison).
+    #[inline]
     fn make_mut(&mut self) -> Option<&mut StepResults> {
         if let Results::Shared(_) = self {
-            if let Results::Shared(shared) = std::mem::take(self) {
-                let owned = Arc::try_unwrap(shared).unwrap_or_else(|s| StepResults::clone(&s));
-                *self = Results::Owned(owned);
-            }
+            self.unshare();
         }
         match self {
             Results::Owned(results) => Some(results),
             _ => None,
+        }
+    }
+
+    /// Turns shared results into owned ones (copied if a fork still holds
+    /// them: a step that timed out and still runs).
+    #[cold]
+    fn unshare(&mut self) {
+        if let Results::Shared(shared) = std::mem::take(self) {
+            let owned = Arc::try_unwrap(shared).unwrap_or_else(|s| StepResults::clone(&s));
+            *self = Results::Owned(owned);
         }
     }
 
@@ -202,6 +212,7 @@ impl WorkflowContext {
 
     /// Stores a completed step's result; it replaces an inserted value of
     /// the same name (the most recent write wins).
+    #[inline]
     pub(crate) fn record_result(&mut self, position: usize, name: &str, value: Value) {
         if !self.values.is_empty() {
             self.values.remove(name);

@@ -28,29 +28,22 @@ mod context;
 mod error;
 mod plan;
 mod result;
+mod run;
 mod step;
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant, SystemTime};
-
-use serde_json::Value;
+use std::time::{Instant, SystemTime};
 
 pub use context::WorkflowContext;
 pub use error::{RunnerError, StepError};
 pub use result::{StepResult, WorkflowResult};
 
-use clock::StepClock;
 use plan::Plan;
-use result::Outcomes;
+use run::StepLoop;
 pub use step::{BoxError, StepAction, WorkflowStep};
 
-use crate::event::{
-    panic_message, Observer, Observers, RunDefinition, StatusCounts, TaskStatus, WorkflowEvent,
-};
-use crate::graph::{Dag, DagBuilder, TaskId};
+use crate::event::{Observer, Observers, RunDefinition, WorkflowEvent};
+use crate::graph::{Dag, DagBuilder};
 
 /// Runs a DAG of steps sequentially in topological order.
 ///
@@ -189,7 +182,6 @@ impl WorkflowRunner {
     /// cycle); step failures are reported in the result.
     pub fn run(&self, context: WorkflowContext) -> Result<WorkflowResult, RunnerError> {
         let plan = self.plan()?;
-        let dag = &plan.dag;
         let run_id: Arc<str> = Arc::from(uuid::Uuid::new_v4().to_string());
         let observe = !self.observers.is_empty();
         let started_at = SystemTime::now();
@@ -208,82 +200,14 @@ impl WorkflowRunner {
             });
         }
 
-        let mut outcomes = Outcomes::new(Arc::clone(&plan));
-        let mut counts = StatusCounts::default();
-        // One clock reading per step: the end of a step starts the next.
-        let clock = StepClock::start();
-        let mut last = clock.now();
-        for (position, step) in plan.steps.iter().enumerate() {
-            let id = step.id;
-            let blocker = plan
-                .dependencies(position)
-                .iter()
-                .find(|&&d| outcomes.status[d as usize] != TaskStatus::Completed);
-            if let Some(&blocker) = blocker {
-                outcomes.status[position] = TaskStatus::Skipped;
-                outcomes.errors.push((
-                    position as u32,
-                    StepError::DependencyFailed {
-                        dependency: Arc::clone(dag.name_arc(plan.steps[blocker as usize].id)),
-                    },
-                ));
-                counts.skipped += 1;
-                if observe {
-                    self.emit_skipped(&run_id, id, dag);
-                }
-                continue;
-            }
-
-            if observe && self.observers.wants_task_starts() {
-                self.observers.emit(&WorkflowEvent::TaskStarted {
-                    run_id: Arc::clone(&run_id),
-                    task: Arc::clone(dag.name_arc(id)),
-                    task_id: id,
-                    attempt: 1,
-                    at: SystemTime::now(),
-                });
-                last = clock.now();
-            }
-            let outcome = match (&step.action, step.timeout) {
-                (None, _) => Ok(Value::Null),
-                (Some(action), None) => run_inline(action, &mut context),
-                (Some(action), Some(limit)) => run_with_timeout(action, &mut context, limit),
-            };
-            let now = clock.now();
-            let span = now.wrapping_sub(last);
-            outcomes.durations[position] = span;
-            last = now;
-
-            match outcome {
-                Ok(mut value) => {
-                    outcomes.status[position] = TaskStatus::Completed;
-                    counts.completed += 1;
-                    if observe {
-                        let duration = Duration::from_nanos(clock.nanos(span));
-                        value = self.emit_completed(&run_id, id, dag, duration, value);
-                    }
-                    context.record_result(position, dag.name(id), value);
-                }
-                Err(error) => {
-                    outcomes.status[position] = TaskStatus::Failed;
-                    counts.failed += 1;
-                    tracing::debug!(workflow = %self.name, step = dag.name(id), %error, "step failed");
-                    if observe {
-                        self.observers.emit(&WorkflowEvent::TaskFailed {
-                            run_id: Arc::clone(&run_id),
-                            task: Arc::clone(dag.name_arc(id)),
-                            task_id: id,
-                            attempt: 1,
-                            duration: Duration::from_nanos(clock.nanos(span)),
-                            error: error.to_string(),
-                            at: SystemTime::now(),
-                        });
-                    }
-                    outcomes.errors.push((position as u32, error));
-                }
-            }
-        }
-        clock.finish(&mut outcomes.durations);
+        let mut steps = StepLoop::new(self, &plan, &run_id, context);
+        steps.run_all();
+        let StepLoop {
+            mut context,
+            mut outcomes,
+            counts,
+            ..
+        } = steps;
         outcomes.results = context.share_results();
 
         let duration = start.elapsed();
@@ -314,81 +238,5 @@ impl WorkflowRunner {
             observer_errors,
             outcomes,
         })
-    }
-
-    fn emit_skipped(&self, run_id: &Arc<str>, id: TaskId, dag: &Dag) {
-        self.observers.emit(&WorkflowEvent::TaskSkipped {
-            run_id: Arc::clone(run_id),
-            task: Arc::clone(dag.name_arc(id)),
-            task_id: id,
-            reason: "dependency failed".to_string(),
-            at: SystemTime::now(),
-        });
-    }
-
-    /// Emits `TaskCompleted` and hands the value back (without a copy unless
-    /// an observer kept it).
-    fn emit_completed(
-        &self,
-        run_id: &Arc<str>,
-        id: TaskId,
-        dag: &Dag,
-        duration: Duration,
-        value: Value,
-    ) -> Value {
-        let shared = Arc::new(value);
-        self.observers.emit(&WorkflowEvent::TaskCompleted {
-            run_id: Arc::clone(run_id),
-            task: Arc::clone(dag.name_arc(id)),
-            task_id: id,
-            attempt: 1,
-            duration,
-            result: Arc::clone(&shared),
-            at: SystemTime::now(),
-        });
-        Arc::try_unwrap(shared).unwrap_or_else(|kept| Value::clone(&kept))
-    }
-}
-
-/// Runs an action on the caller's thread, turning a panic into a failure.
-fn run_inline(action: &StepAction, context: &mut WorkflowContext) -> Result<Value, StepError> {
-    match catch_unwind(AssertUnwindSafe(|| action.call(context))) {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(error)) => Err(StepError::Action(error)),
-        Err(panic) => Err(StepError::Panicked {
-            message: panic_message(&*panic),
-        }),
-    }
-}
-
-/// Runs an action on a helper thread with a copy of the context and waits
-/// at most `limit` (see "Timeouts" on [`WorkflowRunner`]).
-fn run_with_timeout(
-    action: &StepAction,
-    context: &mut WorkflowContext,
-    limit: Duration,
-) -> Result<Value, StepError> {
-    let cancelled = Arc::new(AtomicBool::new(false));
-    let mut fork = context.fork(Arc::clone(&cancelled));
-    let action = action.clone();
-    let (sender, receiver) = mpsc::sync_channel(1);
-    std::thread::Builder::new()
-        .name("dagflow-step".to_string())
-        .spawn(move || {
-            let outcome = run_inline(&action, &mut fork);
-            // After a timeout nobody listens any more; the result is dropped.
-            let _ = sender.send((outcome, fork));
-        })
-        .map_err(StepError::Spawn)?;
-    match receiver.recv_timeout(limit) {
-        Ok((outcome, fork)) => {
-            context.adopt(fork);
-            outcome
-        }
-        Err(RecvTimeoutError::Timeout) => {
-            cancelled.store(true, Ordering::Release);
-            Err(StepError::Timeout { after: limit })
-        }
-        Err(RecvTimeoutError::Disconnected) => Err(StepError::Lost),
     }
 }

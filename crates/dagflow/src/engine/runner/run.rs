@@ -1,0 +1,259 @@
+//! The run loop of the sync engine.
+//!
+//! Steps run in plan order, one after another. Panics of inline actions are
+//! caught by one guard around the whole loop rather than one per step: a
+//! guard costs a call frame and a copy of the step's result through the
+//! unwinding machinery, which is as much as a no-op step itself. When an
+//! action panics, the guard ends, the step is recorded as failed with
+//! [`StepError::Panicked`], and a new guard carries on with the next step.
+//! A panic outside an action (an observer's) is not the step's failure and
+//! is passed on to the caller unchanged.
+
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use serde_json::Value;
+
+use super::clock::StepClock;
+use super::context::WorkflowContext;
+use super::error::StepError;
+use super::plan::Plan;
+use super::result::Outcomes;
+use super::step::StepAction;
+use super::WorkflowRunner;
+use crate::event::{panic_message, StatusCounts, TaskStatus, WorkflowEvent};
+
+/// The state of one run as the loop advances through the plan.
+pub(super) struct StepLoop<'a> {
+    runner: &'a WorkflowRunner,
+    plan: &'a Plan,
+    run_id: &'a Arc<str>,
+    observe: bool,
+    clock: StepClock,
+    /// The clock reading at the end of the previous step (the start of the
+    /// next: one reading per step).
+    last: u64,
+    /// The next step to run.
+    position: usize,
+    /// Whether the step at `position` is inside its action, so that a
+    /// caught panic can be told apart from an observer's.
+    in_action: bool,
+    pub(super) context: WorkflowContext,
+    pub(super) outcomes: Outcomes,
+    pub(super) counts: StatusCounts,
+}
+
+impl<'a> StepLoop<'a> {
+    pub(super) fn new(
+        runner: &'a WorkflowRunner,
+        plan: &'a Arc<Plan>,
+        run_id: &'a Arc<str>,
+        context: WorkflowContext,
+    ) -> Self {
+        let clock = StepClock::start();
+        let last = clock.now();
+        StepLoop {
+            runner,
+            plan,
+            run_id,
+            observe: !runner.observers.is_empty(),
+            clock,
+            last,
+            position: 0,
+            in_action: false,
+            context,
+            outcomes: Outcomes::new(Arc::clone(plan)),
+            counts: StatusCounts::default(),
+        }
+    }
+
+    /// Runs every step, then converts the recorded spans to nanoseconds.
+    pub(super) fn run_all(&mut self) {
+        while self.position < self.plan.steps.len() {
+            match catch_unwind(AssertUnwindSafe(|| self.run_from_position())) {
+                Ok(()) => break,
+                Err(panic) if self.in_action => {
+                    self.in_action = false;
+                    let span = self.lap();
+                    let message = panic_message(&*panic);
+                    self.fail(self.position, StepError::Panicked { message }, span);
+                    self.position += 1;
+                }
+                Err(panic) => resume_unwind(panic),
+            }
+        }
+        self.clock.finish(&mut self.outcomes.durations);
+    }
+
+    /// Runs the steps from `position` to the end (or to a panicking action).
+    fn run_from_position(&mut self) {
+        let plan = self.plan;
+        while let Some(step) = plan.steps.get(self.position) {
+            let position = self.position;
+            let blocker = plan
+                .dependencies(position)
+                .iter()
+                .find(|&&d| self.outcomes.status[d as usize] != TaskStatus::Completed);
+            if let Some(&blocker) = blocker {
+                self.skip(position, blocker as usize);
+                self.position += 1;
+                continue;
+            }
+            if self.observe && self.runner.observers.wants_task_starts() {
+                self.runner.observers.emit(&WorkflowEvent::TaskStarted {
+                    run_id: Arc::clone(self.run_id),
+                    task: Arc::clone(plan.dag.name_arc(step.id)),
+                    task_id: step.id,
+                    attempt: 1,
+                    at: SystemTime::now(),
+                });
+                self.last = self.clock.now();
+            }
+            let outcome = match (&step.action, step.timeout) {
+                (None, _) => Ok(Value::Null),
+                (Some(action), None) => {
+                    self.in_action = true;
+                    let outcome = action.call(&mut self.context).map_err(StepError::Action);
+                    self.in_action = false;
+                    outcome
+                }
+                (Some(action), Some(limit)) => run_with_timeout(action, &mut self.context, limit),
+            };
+            let span = self.lap();
+            match outcome {
+                Ok(value) => self.complete(position, value, span),
+                Err(error) => self.fail(position, error, span),
+            }
+            self.position += 1;
+        }
+    }
+
+    /// Raw clock ticks since the previous lap.
+    #[inline]
+    fn lap(&mut self) -> u64 {
+        let now = self.clock.now();
+        let span = now.wrapping_sub(self.last);
+        self.last = now;
+        span
+    }
+
+    fn complete(&mut self, position: usize, mut value: Value, span: u64) {
+        let id = self.plan.steps[position].id;
+        self.outcomes.durations[position] = span;
+        self.outcomes.status[position] = TaskStatus::Completed;
+        self.counts.completed += 1;
+        if self.observe {
+            let duration = Duration::from_nanos(self.clock.nanos(span));
+            value = self.emit_completed(position, duration, value);
+        }
+        self.context
+            .record_result(position, self.plan.dag.name(id), value);
+    }
+
+    fn fail(&mut self, position: usize, error: StepError, span: u64) {
+        let id = self.plan.steps[position].id;
+        let dag = &self.plan.dag;
+        self.outcomes.durations[position] = span;
+        self.outcomes.status[position] = TaskStatus::Failed;
+        self.counts.failed += 1;
+        tracing::debug!(workflow = %self.runner.name, step = dag.name(id), %error, "step failed");
+        if self.observe {
+            self.runner.observers.emit(&WorkflowEvent::TaskFailed {
+                run_id: Arc::clone(self.run_id),
+                task: Arc::clone(dag.name_arc(id)),
+                task_id: id,
+                attempt: 1,
+                duration: Duration::from_nanos(self.clock.nanos(span)),
+                error: error.to_string(),
+                at: SystemTime::now(),
+            });
+        }
+        self.outcomes.errors.push((position as u32, error));
+    }
+
+    fn skip(&mut self, position: usize, blocker: usize) {
+        let dag = &self.plan.dag;
+        let id = self.plan.steps[position].id;
+        self.outcomes.status[position] = TaskStatus::Skipped;
+        self.outcomes.errors.push((
+            position as u32,
+            StepError::DependencyFailed {
+                dependency: Arc::clone(dag.name_arc(self.plan.steps[blocker].id)),
+            },
+        ));
+        self.counts.skipped += 1;
+        if self.observe {
+            self.runner.observers.emit(&WorkflowEvent::TaskSkipped {
+                run_id: Arc::clone(self.run_id),
+                task: Arc::clone(dag.name_arc(id)),
+                task_id: id,
+                reason: "dependency failed".to_string(),
+                at: SystemTime::now(),
+            });
+        }
+    }
+
+    /// Emits `TaskCompleted` and hands the value back (without a copy unless
+    /// an observer kept it).
+    fn emit_completed(&self, position: usize, duration: Duration, value: Value) -> Value {
+        let id = self.plan.steps[position].id;
+        let shared = Arc::new(value);
+        self.runner.observers.emit(&WorkflowEvent::TaskCompleted {
+            run_id: Arc::clone(self.run_id),
+            task: Arc::clone(self.plan.dag.name_arc(id)),
+            task_id: id,
+            attempt: 1,
+            duration,
+            result: Arc::clone(&shared),
+            at: SystemTime::now(),
+        });
+        Arc::try_unwrap(shared).unwrap_or_else(|kept| Value::clone(&kept))
+    }
+}
+
+/// Runs an action on the caller's thread, turning a panic into a failure
+/// (for steps on a helper thread, which the loop's guard does not cover).
+fn run_guarded(action: &StepAction, context: &mut WorkflowContext) -> Result<Value, StepError> {
+    match catch_unwind(AssertUnwindSafe(|| action.call(context))) {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => Err(StepError::Action(error)),
+        Err(panic) => Err(StepError::Panicked {
+            message: panic_message(&*panic),
+        }),
+    }
+}
+
+/// Runs an action on a helper thread with a copy of the context and waits
+/// at most `limit` (see "Timeouts" on [`WorkflowRunner`]).
+fn run_with_timeout(
+    action: &StepAction,
+    context: &mut WorkflowContext,
+    limit: Duration,
+) -> Result<Value, StepError> {
+    let cancelled = Arc::new(AtomicBool::new(false));
+    let mut fork = context.fork(Arc::clone(&cancelled));
+    let action = action.clone();
+    let (sender, receiver) = mpsc::sync_channel(1);
+    std::thread::Builder::new()
+        .name("dagflow-step".to_string())
+        .spawn(move || {
+            let outcome = run_guarded(&action, &mut fork);
+            // After a timeout nobody listens any more; the result is dropped.
+            let _ = sender.send((outcome, fork));
+        })
+        .map_err(StepError::Spawn)?;
+    match receiver.recv_timeout(limit) {
+        Ok((outcome, fork)) => {
+            context.adopt(fork);
+            outcome
+        }
+        Err(RecvTimeoutError::Timeout) => {
+            cancelled.store(true, Ordering::Release);
+            Err(StepError::Timeout { after: limit })
+        }
+        Err(RecvTimeoutError::Disconnected) => Err(StepError::Lost),
+    }
+}
