@@ -283,6 +283,74 @@ fn panicking_step_fails_with_its_message_and_the_run_goes_on() {
 }
 
 #[test]
+fn steps_after_consecutive_panics_still_run_in_order_and_dependents_are_skipped() {
+    let log = Log::default();
+    let boom = |_: &mut WorkflowContext| -> Result<Value, String> { panic!("boom") };
+    let mut runner = WorkflowRunner::new("panics-in-a-row");
+    runner
+        .add_step(logging_step("first", &log))
+        .unwrap()
+        .add_step(WorkflowStep::new("p1").depends_on(["first"]).action(boom))
+        .unwrap()
+        .add_step(WorkflowStep::new("p2").depends_on(["first"]).action(boom))
+        .unwrap()
+        .add_step(logging_step("after_p1", &log).depends_on(["p1"]))
+        .unwrap()
+        .add_step(logging_step("last", &log).depends_on(["first"]))
+        .unwrap();
+    let result = runner.run(WorkflowContext::new()).unwrap();
+    assert_eq!(executed(&log), ["first", "last"]);
+    assert_eq!(
+        statuses(&result),
+        [
+            ("first".to_string(), TaskStatus::Completed),
+            ("p1".to_string(), TaskStatus::Failed),
+            ("p2".to_string(), TaskStatus::Failed),
+            ("last".to_string(), TaskStatus::Completed),
+            ("after_p1".to_string(), TaskStatus::Skipped),
+        ]
+    );
+    assert_eq!((result.completed, result.failed, result.skipped), (2, 2, 1));
+}
+
+/// An observer that panics when a given step completes.
+struct PanickingObserver(&'static str);
+
+impl Observer for PanickingObserver {
+    fn on_event(&self, event: &WorkflowEvent) -> Result<(), ObserverError> {
+        if let WorkflowEvent::TaskCompleted { task, .. } = event {
+            if **task == *self.0 {
+                panic!("observer broke on {task}");
+            }
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn an_observer_panic_is_not_taken_for_the_step_failing() {
+    let mut runner = WorkflowRunner::new("observer-panics");
+    runner
+        .add_step(WorkflowStep::new("fine"))
+        .unwrap()
+        .add_step(WorkflowStep::new("next").depends_on(["fine"]))
+        .unwrap();
+    runner.observe(Arc::new(PanickingObserver("fine")));
+    let result = runner.run(WorkflowContext::new()).unwrap();
+    assert_eq!(
+        statuses(&result),
+        [
+            ("fine".to_string(), TaskStatus::Completed),
+            ("next".to_string(), TaskStatus::Completed),
+        ]
+    );
+    assert_eq!(
+        result.observer_errors,
+        ["observer panicked: observer broke on fine"]
+    );
+}
+
+#[test]
 fn context_carries_initial_values_inserted_values_and_step_results() {
     let mut runner = WorkflowRunner::new("context");
     runner
