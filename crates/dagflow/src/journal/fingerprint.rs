@@ -21,13 +21,22 @@ const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 
 /// FNV-1a 64 of `bytes`, continuing from `state`.
-fn fnv1a(mut state: u64, bytes: &[u8]) -> u64 {
-    for &b in bytes {
-        state ^= u64::from(b);
+const fn fnv1a(mut state: u64, bytes: &[u8]) -> u64 {
+    let mut i = 0;
+    while i < bytes.len() {
+        state ^= bytes[i] as u64;
         state = state.wrapping_mul(FNV_PRIME);
+        i += 1;
     }
     state
 }
+
+// The states after each field's tag, computed at compile time: every task
+// hashes its name twice, so the tags would otherwise cost as much as the
+// names themselves.
+const DEP_SEED: u64 = fnv1a(FNV_OFFSET, b"dep\0");
+const NAME_SEED: u64 = fnv1a(FNV_OFFSET, b"name\0");
+const DEFINITION_SEED: u64 = fnv1a(FNV_OFFSET, b"definition\0");
 
 /// SplitMix64's finaliser: spreads every input bit over the output so that
 /// sums of hashes do not cancel out in structured ways.
@@ -63,16 +72,16 @@ where
 
 /// What one dependency called `name` adds to a task's dependency sum.
 fn dep_hash(name: &str) -> u64 {
-    mix(fnv1a(fnv1a(FNV_OFFSET, b"dep\0"), name.as_bytes()))
+    mix(fnv1a(DEP_SEED, name.as_bytes()))
 }
 
 /// A task's hash from its name, the sum of its dependencies' [`dep_hash`]es
 /// and its definition.
 fn combine(name: &str, deps_hash: u64, definition: Option<&str>) -> u64 {
-    let name_hash = fnv1a(fnv1a(FNV_OFFSET, b"name\0"), name.as_bytes());
+    let name_hash = fnv1a(NAME_SEED, name.as_bytes());
     let definition_hash = match definition {
         None => 0,
-        Some(text) => fnv1a(fnv1a(FNV_OFFSET, b"definition\0"), text.as_bytes()),
+        Some(text) => fnv1a(DEFINITION_SEED, text.as_bytes()),
     };
     mix(name_hash ^ mix(deps_hash ^ 0x6465_7073) ^ mix(definition_hash).rotate_left(17))
 }
