@@ -294,8 +294,9 @@ mod tests {
     use super::*;
     use std::time::SystemTime;
 
-    use dagflow::journal::{start_details, MemoryStore};
+    use dagflow::journal::MemoryStore;
     use serde_json::json;
+    use std::sync::Arc;
 
     use crate::execute::run_definition;
     use crate::spec::{parse, WorkflowSpec};
@@ -330,8 +331,13 @@ tasks:
     /// A run of `spec` in which `extract` completed and `transform` failed.
     fn failed_run(spec: &WorkflowSpec) -> MemoryStore {
         let definition = run_definition(spec).expect("valid definition");
-        let mut start = entry(EventType::WorkflowStart, None, EntryStatus::Started);
-        start.details = start_details(&definition, None);
+        let mut start = JournalEntry::workflow_start(
+            "run-1",
+            "etl",
+            Arc::new(definition),
+            None,
+            SystemTime::now(),
+        );
         start.details.insert("file".into(), json!("/work/etl.yml"));
         start.details.insert("cwd".into(), json!("/work"));
         let mut extracted = entry(

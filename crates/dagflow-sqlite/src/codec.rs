@@ -6,7 +6,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use dagflow::journal::{ms_to_system_time, EntryStatus, EventType, JournalEntry};
+use dagflow::journal::{
+    ms_to_system_time, take_definition, DetailsJson, EntryStatus, EventType, JournalEntry,
+};
 use serde_json::{Map, Value};
 
 use crate::error::SqliteError;
@@ -101,11 +103,14 @@ impl Row {
             ),
             None => None,
         };
-        let details = if entry.details.is_empty() {
+        // The details with a start entry's definition inside, written
+        // straight to text (no JSON tree of the definition is built).
+        let details = DetailsJson(entry);
+        let details = if details.is_empty() {
             None
         } else {
             Some(
-                serde_json::to_string(&entry.details)
+                serde_json::to_string(&details)
                     .map_err(|e| encode_error(format!("its details are not valid JSON: {e}")))?,
             )
         };
@@ -174,10 +179,15 @@ pub(crate) fn decode(row: &rusqlite::Row<'_>, path: &Path) -> Result<JournalEntr
         None => None,
     };
     let details: Option<String> = row.get(11).map_err(sql_error)?;
-    let details = match details {
+    let mut details = match details {
         Some(text) => serde_json::from_str::<Map<String, Value>>(&text)
             .map_err(|e| invalid(format!("its details are not a JSON object: {e}")))?,
         None => Map::new(),
+    };
+    let definition = if event_type == EventType::WorkflowStart {
+        take_definition(&mut details)
+    } else {
+        None
     };
     let timestamp_ms: i64 = row.get(6).map_err(sql_error)?;
     Ok(JournalEntry {
@@ -195,6 +205,7 @@ pub(crate) fn decode(row: &rusqlite::Row<'_>, path: &Path) -> Result<JournalEntr
         error: row.get(9).map_err(sql_error)?,
         result,
         details,
+        definition,
     })
 }
 

@@ -250,3 +250,63 @@ fn a_deferred_append_that_fails_is_reported_by_the_next_wait_and_others_still_la
     );
     assert!(store.by_workflow_id("big").unwrap().is_empty());
 }
+
+#[test]
+fn a_start_entry_keeps_its_definition_in_the_columnar_json_and_reads_it_back_typed() {
+    use dagflow::event::RunDefinition;
+    use dagflow::graph::Dag;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let definition = Arc::new(RunDefinition {
+        dag: Arc::new(
+            Dag::from_tasks([
+                ("fetch", vec![]),
+                ("build", vec!["fetch"]),
+                ("test", vec!["build", "fetch"]),
+            ])
+            .unwrap(),
+        ),
+        task_definitions: vec![Some("git fetch".into()), None, Some("make test".into())],
+    });
+    let mut start = JournalEntry::workflow_start(
+        "run-d",
+        "ci",
+        Arc::clone(&definition),
+        None,
+        SystemTime::now(),
+    );
+    start.details.insert("file".into(), json!("/work/ci.yml"));
+    store.append(&[start]).unwrap();
+
+    let read = store.by_workflow_id("run-d").unwrap();
+    assert_eq!(read[0].definition.as_deref(), Some(&*definition));
+    assert_eq!(read[0].details["file"], json!("/work/ci.yml"));
+    assert!(
+        !read[0].details.contains_key("definition"),
+        "moved to the typed field"
+    );
+
+    // On disk: the same JSON as earlier versions wrote, so old and new
+    // journals read alike.
+    let raw: String = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row(
+            "SELECT details FROM entries WHERE workflow_id = 'run-d'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    let raw: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    assert_eq!(
+        raw["definition"],
+        json!({
+            "tasks": ["fetch", "build", "test"],
+            "depends_on": [[], [0], [1, 0]],
+            "definitions": ["git fetch", null, "make test"],
+        })
+    );
+    assert_eq!(raw["file"], json!("/work/ci.yml"));
+    assert_eq!(raw["fingerprint"].as_str().map(str::len), Some(16));
+}

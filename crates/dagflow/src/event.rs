@@ -77,7 +77,10 @@ pub struct StatusCounts {
 }
 
 /// What one run is made of, as the journal needs to fingerprint it.
-#[derive(Debug, Clone)]
+///
+/// Serializes to (and deserializes from, validating the graph) the columnar
+/// JSON form described in `journal/definition.rs`.
+#[derive(Debug, Clone, PartialEq)]
 pub struct RunDefinition {
     /// The validated graph (names and dependencies).
     pub dag: Arc<Dag>,

@@ -92,16 +92,21 @@ fn observed_run_journals_start_each_step_and_completion() {
     assert_eq!(entries[1].result, Some(json!({"artifact": "app"})));
     assert_eq!(entries[1].attempt, 1);
     assert_eq!(entries[3].result, Some(Value::Null));
-    let start = &entries[0].details;
+    let definition = entries[0]
+        .definition
+        .as_deref()
+        .expect("the run's definition");
+    assert_eq!(*definition, runner.definition().unwrap());
     assert_eq!(
-        start["definition"],
+        serde_json::to_value(definition).unwrap(),
         json!({
             "tasks": ["build", "test", "deploy"],
             "depends_on": [[], [0], [1]],
             "definitions": ["make", null, null],
         })
     );
-    let tasks = journaled_definition(start).unwrap();
+    let tasks = journaled_definition(&entries[0]).unwrap();
+    let start = &entries[0].details;
     assert_eq!(tasks[2].depends_on, ["test"]);
     assert_eq!(tasks[0].definition.as_deref(), Some("make"));
     assert_eq!(start["resumed_from"], Value::Null);
@@ -219,10 +224,8 @@ fn manual_recording_matches_what_the_observer_records() {
             entries[0].details["fingerprint"],
             observed_entries[0].details["fingerprint"]
         );
-        assert_eq!(
-            entries[0].details["definition"],
-            observed_entries[0].details["definition"]
-        );
+        assert_eq!(entries[0].definition, observed_entries[0].definition);
+        assert!(entries[0].definition.is_some());
         let errors: Vec<_> = entries.iter().map(|e| e.error.clone()).collect();
         let observed_errors: Vec<_> = observed_entries.iter().map(|e| e.error.clone()).collect();
         assert_eq!(errors, observed_errors);
@@ -525,7 +528,7 @@ async fn async_workflow_is_journaled_with_retries_failures_and_skips() {
         json!(fingerprint(&wf.definition().unwrap()).to_hex())
     );
     assert_eq!(
-        journaled_definition(&entries[0].details).unwrap()[0]
+        journaled_definition(&entries[0]).unwrap()[0]
             .definition
             .as_deref(),
         Some("curl data")

@@ -116,7 +116,7 @@ impl RunView {
                     view.started_ms = entry.timestamp_ms();
                     view.resumed_from = detail_str(entry, "resumed_from");
                     view.file = detail_str(entry, "file");
-                    let names = journaled_definition(&entry.details)
+                    let names = journaled_definition(entry)
                         .map(|tasks| tasks.into_iter().map(|t| t.name).collect())
                         .unwrap_or_else(|_| Vec::new());
                     for name in names {

@@ -123,6 +123,14 @@ pub struct Dag {
     order: Vec<TaskId>,
 }
 
+/// Two graphs are equal when they have the same tasks, in the same insertion
+/// order, with the same dependencies (everything else follows from those).
+impl PartialEq for Dag {
+    fn eq(&self, other: &Self) -> bool {
+        self.names == other.names && self.dep_start == other.dep_start && self.deps == other.deps
+    }
+}
+
 /// The longest path through the graph by task duration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CriticalPath {

@@ -6,6 +6,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::event::RunDefinition;
+
 /// What a journal entry records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -140,9 +142,15 @@ pub struct JournalEntry {
     pub error: Option<String>,
     /// The result of a completed step.
     pub result: Option<Value>,
-    /// Anything else (for `WorkflowStart`: the definition and fingerprint;
-    /// for restored steps: `reused_from`).
+    /// Anything else (for `WorkflowStart`: the fingerprint and
+    /// `resumed_from`; for restored steps: `reused_from`).
     pub details: Map<String, Value>,
+    /// For `WorkflowStart`: the run's definition (graph and per-task
+    /// definition texts), shared with the engine that ran it. Stores that
+    /// write JSON keep it under `details.definition` (see
+    /// [`DetailsJson`](super::DetailsJson)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub definition: Option<Arc<RunDefinition>>,
 }
 
 impl JournalEntry {
@@ -171,7 +179,49 @@ impl JournalEntry {
             error: None,
             result: None,
             details: Map::new(),
+            definition: None,
         }
+    }
+
+    /// The `WorkflowStart` entry of a run of `definition`: the definition
+    /// (shared), its fingerprint and the run it resumes, if any, in
+    /// `details` (see [`start_details`](super::start_details)).
+    ///
+    /// ```
+    /// use dagflow::event::RunDefinition;
+    /// use dagflow::graph::Dag;
+    /// use dagflow::journal::{journaled_definition, EventType, JournalEntry};
+    /// use std::sync::Arc;
+    /// use std::time::SystemTime;
+    ///
+    /// let definition = Arc::new(RunDefinition {
+    ///     dag: Arc::new(Dag::from_tasks([("build", vec![]), ("test", vec!["build"])])?),
+    ///     task_definitions: vec![None, None],
+    /// });
+    /// let start = JournalEntry::workflow_start("run-2", "ci", definition, Some("run-1"), SystemTime::now());
+    /// assert_eq!(start.event_type, EventType::WorkflowStart);
+    /// assert_eq!(start.details["resumed_from"], "run-1");
+    /// assert_eq!(journaled_definition(&start)?.len(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn workflow_start(
+        workflow_id: impl Into<Arc<str>>,
+        workflow_name: impl Into<Arc<str>>,
+        definition: Arc<RunDefinition>,
+        resumed_from: Option<&str>,
+        timestamp: SystemTime,
+    ) -> Self {
+        let mut entry = JournalEntry::new(
+            workflow_id,
+            workflow_name,
+            EventType::WorkflowStart,
+            None,
+            EntryStatus::Started,
+            timestamp,
+        );
+        entry.details = super::start_details(&definition, resumed_from);
+        entry.definition = Some(definition);
+        entry
     }
 
     /// The duration in whole microseconds, as stores aggregate it.

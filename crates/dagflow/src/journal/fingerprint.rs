@@ -14,7 +14,6 @@
 
 use serde_json::{Map, Value};
 
-use super::store::StoreError;
 use crate::event::RunDefinition;
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
@@ -156,70 +155,59 @@ pub fn fingerprint(definition: &RunDefinition) -> DefinitionFingerprint {
             hash: task_hash(
                 dag.name(id),
                 dag.dependencies(id).iter().map(|&d| dag.name(d)),
-                task_definition(definition, id.index()),
+                definition.task_definition(id.index()),
             ),
         })
         .collect();
     DefinitionFingerprint::from_tasks(tasks)
 }
 
-fn task_definition(definition: &RunDefinition, index: usize) -> Option<&str> {
-    definition
-        .task_definitions
-        .get(index)
-        .and_then(|d| d.as_deref())
-}
-
 /// The `details` of a `WorkflowStart` entry for `definition`:
 ///
 /// ```json
-/// {"definition": {"tasks": ["build", "test", "deploy"],
-///                 "depends_on": [[], [0], [1]],
-///                 "definitions": ["make", "make test", null]},
-///  "fingerprint": "<16 hex digits>",
-///  "resumed_from": "<run id>" | null}
+/// {"fingerprint": "<16 hex digits>", "resumed_from": "<run id>" | null}
 /// ```
 ///
-/// `tasks` lists the names in insertion order; `depends_on[i]` the indices
-/// (into `tasks`) of task i's dependencies, each once, in declaration
-/// order; `definitions[i]` task i's definition text, and is left out when no
-/// task has one. The columnar layout keeps the entry cheap for workflows of
-/// 100,000 tasks (one allocation per task instead of a map per task). Read
-/// it back with [`journaled_definition`].
+/// The definition itself goes in the entry's typed
+/// [`definition`](super::JournalEntry::definition) field (see
+/// `journal/definition.rs` for its JSON form). The fingerprint is the same
+/// value as `fingerprint(definition).to_hex()`, computed without building
+/// the per-task list.
+///
+/// ```
+/// use dagflow::event::RunDefinition;
+/// use dagflow::graph::Dag;
+/// use dagflow::journal::{fingerprint, start_details};
+/// use std::sync::Arc;
+///
+/// let definition = RunDefinition {
+///     dag: Arc::new(Dag::from_tasks([("build", vec![]), ("test", vec!["build"])])?),
+///     task_definitions: vec![None, None],
+/// };
+/// let details = start_details(&definition, Some("run-0"));
+/// assert_eq!(details["fingerprint"], fingerprint(&definition).to_hex());
+/// assert_eq!(details["resumed_from"], "run-0");
+/// # Ok::<(), dagflow::GraphError>(())
+/// ```
 pub fn start_details(definition: &RunDefinition, resumed_from: Option<&str>) -> Map<String, Value> {
     let dag = &definition.dag;
     let mut task_hashes_sum = dag.len() as u64;
-    let mut names = Vec::with_capacity(dag.len());
-    let mut depends_on = Vec::with_capacity(dag.len());
     // Each task's hash as a dependency, once per task rather than once per
     // edge (the sum `task_hash` takes over dependency names).
     let as_dependency: Vec<u64> = dag.ids().map(|id| dep_hash(dag.name(id))).collect();
     for id in dag.ids() {
-        let name = dag.name(id);
-        let deps = dag.dependencies(id);
-        let deps_hash = deps
+        let deps_hash = dag
+            .dependencies(id)
             .iter()
             .fold(0u64, |sum, d| sum.wrapping_add(as_dependency[d.index()]));
-        let hash = combine(name, deps_hash, task_definition(definition, id.index()));
+        let hash = combine(
+            dag.name(id),
+            deps_hash,
+            definition.task_definition(id.index()),
+        );
         task_hashes_sum = task_hashes_sum.wrapping_add(mix(hash));
-        names.push(Value::String(name.to_string()));
-        depends_on.push(Value::Array(
-            deps.iter().map(|d| Value::from(d.index())).collect(),
-        ));
-    }
-    let mut listed = Map::new();
-    listed.insert("tasks".into(), Value::Array(names));
-    listed.insert("depends_on".into(), Value::Array(depends_on));
-    if definition.task_definitions.iter().any(Option::is_some) {
-        let texts = (0..dag.len())
-            .map(|i| task_definition(definition, i).map_or(Value::Null, Value::from))
-            .collect();
-        listed.insert("definitions".into(), Value::Array(texts));
     }
     let mut details = Map::new();
-    details.insert("definition".into(), Value::Object(listed));
-    // Same value as `fingerprint(definition).to_hex()`, without building
-    // the per-task list.
     details.insert(
         "fingerprint".into(),
         Value::String(format!("{:016x}", mix(task_hashes_sum))),
@@ -229,102 +217,6 @@ pub fn start_details(definition: &RunDefinition, resumed_from: Option<&str>) -> 
         resumed_from.map_or(Value::Null, Value::from),
     );
     details
-}
-
-/// One task of a definition as journaled by [`start_details`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JournaledTask {
-    /// The task's name.
-    pub name: String,
-    /// Names of its dependencies, in declaration order.
-    pub depends_on: Vec<String>,
-    /// Its definition text, if it had one.
-    pub definition: Option<String>,
-}
-
-impl JournaledTask {
-    /// The task's [`task_hash`], comparable with the current definition's.
-    pub fn hash(&self) -> u64 {
-        task_hash(&self.name, &self.depends_on, self.definition.as_deref())
-    }
-}
-
-/// Reads back the tasks of a `WorkflowStart` entry's `details` (see
-/// [`start_details`]), in insertion order.
-///
-/// ```
-/// use dagflow::event::RunDefinition;
-/// use dagflow::graph::Dag;
-/// use dagflow::journal::{journaled_definition, start_details};
-/// use std::sync::Arc;
-///
-/// let definition = RunDefinition {
-///     dag: Arc::new(Dag::from_tasks([("build", vec![]), ("test", vec!["build"])])?),
-///     task_definitions: vec![Some("make".into()), None],
-/// };
-/// let tasks = journaled_definition(&start_details(&definition, None))?;
-/// assert_eq!(tasks[1].name, "test");
-/// assert_eq!(tasks[1].depends_on, ["build"]);
-/// assert_eq!(tasks[0].definition.as_deref(), Some("make"));
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub fn journaled_definition(
-    details: &Map<String, Value>,
-) -> Result<Vec<JournaledTask>, StoreError> {
-    let invalid = |what: &str| {
-        StoreError::Invalid(format!(
-            "the start entry's `details.definition` {what}; the journal was not written by this \
-             version of dagflow or is damaged"
-        ))
-    };
-    let definition = details
-        .get("definition")
-        .and_then(Value::as_object)
-        .ok_or_else(|| invalid("is missing"))?;
-    let names = definition
-        .get("tasks")
-        .and_then(Value::as_array)
-        .ok_or_else(|| invalid("has no `tasks` list"))?;
-    let names: Vec<&str> = names
-        .iter()
-        .map(|n| {
-            n.as_str()
-                .ok_or_else(|| invalid("has a task name that is not a string"))
-        })
-        .collect::<Result<_, _>>()?;
-    let depends_on = definition
-        .get("depends_on")
-        .and_then(Value::as_array)
-        .filter(|d| d.len() == names.len())
-        .ok_or_else(|| invalid("has no `depends_on` list with one entry per task"))?;
-    let texts = definition.get("definitions").and_then(Value::as_array);
-    if texts.is_some_and(|t| t.len() != names.len()) {
-        return Err(invalid(
-            "has a `definitions` list whose length differs from `tasks`",
-        ));
-    }
-    names
-        .iter()
-        .enumerate()
-        .map(|(i, name)| {
-            let deps = depends_on[i]
-                .as_array()
-                .ok_or_else(|| invalid("has a `depends_on` entry that is not a list"))?
-                .iter()
-                .map(|d| {
-                    d.as_u64()
-                        .and_then(|d| names.get(d as usize))
-                        .map(|d| d.to_string())
-                        .ok_or_else(|| invalid("has a dependency index out of range"))
-                })
-                .collect::<Result<_, _>>()?;
-            Ok(JournaledTask {
-                name: name.to_string(),
-                depends_on: deps,
-                definition: texts.and_then(|t| t[i].as_str()).map(str::to_string),
-            })
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -387,32 +279,7 @@ mod tests {
     }
 
     #[test]
-    fn definitions_are_left_out_when_no_task_has_one() {
-        let def = definition(vec![("a", vec![])], vec![None]);
-        let details = start_details(&def, None);
-        assert_eq!(
-            details["definition"],
-            json!({"tasks": ["a"], "depends_on": [[]]})
-        );
-        assert_eq!(
-            journaled_definition(&details).expect("readable")[0].definition,
-            None
-        );
-    }
-
-    #[test]
-    fn damaged_definitions_are_reported() {
-        let mut details = Map::new();
-        details.insert(
-            "definition".into(),
-            json!({"tasks": ["a"], "depends_on": [[3]]}),
-        );
-        let error = journaled_definition(&details).expect_err("index 3 does not exist");
-        assert!(error.to_string().contains("out of range"), "{error}");
-    }
-
-    #[test]
-    fn start_details_carry_the_same_fingerprint_and_the_definition() {
+    fn start_details_carry_the_same_fingerprint_and_the_resume_origin() {
         let def = definition(
             vec![("a", vec![]), ("b", vec!["a", "a"])],
             vec![None, Some("echo b")],
@@ -420,18 +287,7 @@ mod tests {
         let details = start_details(&def, Some("run-0"));
         assert_eq!(details["fingerprint"], json!(fingerprint(&def).to_hex()));
         assert_eq!(details["resumed_from"], json!("run-0"));
-        assert_eq!(
-            details["definition"],
-            json!({
-                "tasks": ["a", "b"],
-                "depends_on": [[], [0]],
-                "definitions": [null, "echo b"],
-            })
-        );
-        let tasks = journaled_definition(&details).expect("readable definition");
-        let hashes: Vec<u64> = tasks.iter().map(JournaledTask::hash).collect();
-        let expected: Vec<u64> = fingerprint(&def).tasks.iter().map(|t| t.hash).collect();
-        assert_eq!(hashes, expected);
-        assert_eq!(tasks[1].depends_on, ["a"]);
+        assert_eq!(details.len(), 2);
+        assert_eq!(start_details(&def, None)["resumed_from"], json!(null));
     }
 }

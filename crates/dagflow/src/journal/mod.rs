@@ -13,16 +13,17 @@ pub use store::{
     WorkflowTotals,
 };
 
-// In-memory store, the observer that journals runs, definition
-// fingerprints and the synthetic benchmark history.
+// In-memory store, the observer that journals runs, definitions and their
+// fingerprints, and the synthetic benchmark history.
+mod definition;
 mod fingerprint;
 mod memory;
 mod recorder;
 pub mod synthetic;
 
+pub use definition::{journaled_definition, take_definition, DetailsJson, JournaledTask};
 pub use fingerprint::{
-    fingerprint, journaled_definition, start_details, task_hash, DefinitionFingerprint,
-    JournaledTask, TaskFingerprint,
+    fingerprint, start_details, task_hash, DefinitionFingerprint, TaskFingerprint,
 };
 pub use memory::MemoryStore;
 pub use recorder::WorkflowJournal;

@@ -21,21 +21,20 @@
 //! use dagflow::event::RunDefinition;
 //! use dagflow::graph::Dag;
 //! use dagflow::journal::resume::ResumePlan;
-//! use dagflow::journal::{start_details, EntryStatus, EventType, JournalEntry, JournalStore, MemoryStore};
+//! use dagflow::journal::{EntryStatus, EventType, JournalEntry, JournalStore, MemoryStore};
 //! use serde_json::json;
 //! use std::sync::Arc;
 //! use std::time::SystemTime;
 //!
-//! let definition = RunDefinition {
+//! let definition = Arc::new(RunDefinition {
 //!     dag: Arc::new(Dag::from_tasks([("fetch", vec![]), ("build", vec!["fetch"])])?),
 //!     task_definitions: vec![None, None],
-//! };
+//! });
 //! let store = MemoryStore::new();
 //! let entry = |event, step: Option<&str>, status| {
 //!     JournalEntry::new("run-1", "ci", event, step.map(Arc::from), status, SystemTime::now())
 //! };
-//! let mut start = entry(EventType::WorkflowStart, None, EntryStatus::Started);
-//! start.details = start_details(&definition, None);
+//! let start = JournalEntry::workflow_start("run-1", "ci", Arc::clone(&definition), None, SystemTime::now());
 //! let mut fetched = entry(EventType::StepComplete, Some("fetch"), EntryStatus::Completed);
 //! fetched.result = Some(json!("v1.2"));
 //! let failed = entry(EventType::StepComplete, Some("build"), EntryStatus::Failed);
@@ -279,7 +278,7 @@ impl ResumePlan {
 
 /// The tasks of a start entry's journaled definition (see [`crate::journal::journaled_definition`]).
 fn journaled_tasks(start: &JournalEntry) -> Result<Vec<(String, JournaledTask)>, String> {
-    let tasks = crate::journal::journaled_definition(&start.details).map_err(|e| e.to_string())?;
+    let tasks = crate::journal::journaled_definition(start).map_err(|e| e.to_string())?;
     Ok(tasks
         .into_iter()
         .map(|t| {

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::graph::Dag;
-use crate::journal::{start_details, MemoryStore};
+use crate::journal::MemoryStore;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -37,9 +37,13 @@ fn entry(run: &str, event: EventType, step: Option<&str>, status: EntryStatus) -
 }
 
 fn start(run: &str, def: &RunDefinition, resumed_from: Option<&str>) -> JournalEntry {
-    let mut e = entry(run, EventType::WorkflowStart, None, EntryStatus::Started);
-    e.details = start_details(def, resumed_from);
-    e
+    JournalEntry::workflow_start(
+        run,
+        "ci",
+        Arc::new(def.clone()),
+        resumed_from,
+        SystemTime::now(),
+    )
 }
 
 fn done(run: &str, step: &str, result: Value) -> JournalEntry {

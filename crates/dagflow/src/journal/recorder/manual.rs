@@ -10,7 +10,6 @@ use super::{ms, RunInfo, WorkflowJournal};
 use crate::engine::runner::{StepResult, WorkflowResult, WorkflowRunner};
 use crate::event::TaskStatus;
 use crate::journal::entry::{EntryStatus, EventType, JournalEntry};
-use crate::journal::fingerprint::start_details;
 use crate::journal::store::StoreError;
 
 /// The specification's recording API, for runs of the sync
@@ -94,16 +93,13 @@ fn start_entry(
             runner.name()
         ))
     })?;
-    let mut entry = JournalEntry::new(
+    Ok(JournalEntry::workflow_start(
         workflow_id,
         runner.name(),
-        EventType::WorkflowStart,
+        Arc::new(definition),
         None,
-        EntryStatus::Started,
         at,
-    );
-    entry.details = start_details(&definition, None);
-    Ok(entry)
+    ))
 }
 
 fn step_entry(

@@ -6,7 +6,7 @@
 //!
 //! | event | entry | status | fields |
 //! | --- | --- | --- | --- |
-//! | `WorkflowStarted` | `WorkflowStart` | `Started` | details: `definition`, `fingerprint`, `resumed_from` (see [`start_details`]) |
+//! | `WorkflowStarted` | `WorkflowStart` | `Started` | the definition (shared); details: `fingerprint`, `resumed_from` (see [`JournalEntry::workflow_start`]) |
 //! | `TaskStarted` | nothing | | |
 //! | `TaskRetrying` | `StepRetry` | `Failed` | attempt, duration, error; details `delay_ms` |
 //! | `TaskCompleted` | `StepComplete` | `Completed` | attempt, duration, result |
@@ -28,7 +28,6 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::entry::{EntryStatus, EventType, JournalEntry};
-use super::fingerprint::start_details;
 use super::memory::MemoryStore;
 use super::store::{JournalStore, StoreError};
 use crate::event::{Observer, ObserverError, WorkflowEvent};
@@ -287,16 +286,13 @@ impl WorkflowJournal {
                         resumed_from: resumed_from.clone(),
                     },
                 );
-                let mut e = JournalEntry::new(
+                JournalEntry::workflow_start(
                     Arc::clone(run_id),
                     Arc::clone(workflow),
-                    EventType::WorkflowStart,
-                    None,
-                    EntryStatus::Started,
+                    Arc::clone(definition),
+                    resumed_from.as_deref(),
                     *at,
-                );
-                e.details = start_details(definition, resumed_from.as_deref());
-                e
+                )
             }
             WorkflowEvent::TaskStarted { .. } => return None,
             WorkflowEvent::TaskRetrying {
