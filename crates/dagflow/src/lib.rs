@@ -9,6 +9,7 @@ pub mod event;
 pub mod graph;
 pub mod journal;
 pub mod templates;
+mod thread_copy;
 
 pub use analytics::{WorkflowAnalytics, WorkflowInsight};
 pub use engine::runner::{

@@ -615,3 +615,49 @@ async fn fail_fast_run_is_journaled_as_failed_not_cancelled() {
     let runs = journal.store().runs(&QueryFilter::all(), 10).unwrap();
     assert_eq!(runs[0].status, EntryStatus::Failed);
 }
+
+/// Two workflows of many quick tasks run at once on the same worker
+/// threads, journaled into one journal and into a second one: every entry
+/// carries its own run's id and workflow name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_runs_of_two_workflows_are_journaled_under_their_own_names() {
+    use dagflow::{TaskContext, TaskOptions, Workflow};
+
+    let shared = WorkflowJournal::in_memory();
+    let second = WorkflowJournal::in_memory();
+    let workflow = |name: &str| {
+        let mut wf = Workflow::new(name);
+        for i in 0..200 {
+            let deps: Vec<String> = if i >= 10 {
+                vec![format!("t{}", i - 10)]
+            } else {
+                vec![]
+            };
+            wf.add_task(
+                format!("t{i}"),
+                move |_: TaskContext| async move { Ok::<_, String>(json!(i)) },
+                TaskOptions::new().depends_on(deps),
+            );
+        }
+        wf.observe(Arc::new(shared.clone()));
+        wf
+    };
+    let mut alpha = workflow("alpha");
+    let mut beta = workflow("beta");
+    beta.observe(Arc::new(second.clone()));
+    let (a, b) = tokio::join!(alpha.run(), beta.run());
+    a.unwrap();
+    b.unwrap();
+    let a = alpha.last_run_id().unwrap().to_string();
+    let b = beta.last_run_id().unwrap().to_string();
+    for (run_id, name) in [(&a, "alpha"), (&b, "beta")] {
+        let entries = shared.by_workflow_id(run_id).unwrap();
+        assert_eq!(entries.len(), 202, "{name}: start, 200 steps, end");
+        assert!(entries.iter().all(|e| &*e.workflow_name == name), "{name}");
+        assert!(entries.iter().all(|e| *e.workflow_id == **run_id));
+    }
+    let only_beta = second.by_workflow_id(&b).unwrap();
+    assert_eq!(only_beta.len(), 202);
+    assert!(only_beta.iter().all(|e| &*e.workflow_name == "beta"));
+    assert!(second.by_workflow_id(&a).unwrap().is_empty());
+}

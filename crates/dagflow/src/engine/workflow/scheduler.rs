@@ -31,6 +31,7 @@ use super::finished::{Finished, Note, Outcome};
 use super::options::{TaskExtras, TaskTable};
 use crate::event::{Observers, StatusCounts, TaskStatus, WorkflowEvent};
 use crate::graph::{Dag, TaskId};
+use crate::thread_copy::thread_copy;
 
 /// Set in a countdown when a dependency did not complete.
 pub(crate) const BLOCKED: u32 = 1 << 31;
@@ -288,7 +289,8 @@ impl RunShared {
     fn emit_deferred(&self, make: impl FnOnce(Arc<str>) -> WorkflowEvent) {
         if let Some(observers) = &self.observers {
             if !self.closed.load(Ordering::Acquire) {
-                observers.emit_deferred(&make(Arc::clone(&self.run_id)));
+                // A copy per worker thread: see `thread_copy`.
+                observers.emit_deferred(&make(thread_copy(&self.run_id)));
             }
         }
     }

@@ -21,6 +21,7 @@
 
 mod manual;
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -31,6 +32,7 @@ use super::entry::{EntryStatus, EventType, JournalEntry};
 use super::memory::MemoryStore;
 use super::store::{JournalStore, StoreError};
 use crate::event::{Observer, ObserverError, WorkflowEvent};
+use crate::thread_copy::thread_copy;
 
 /// Records runs into a [`JournalStore`].
 ///
@@ -126,6 +128,18 @@ impl RunTable {
             self.others.remove(run_id);
         }
     }
+}
+
+/// The run a thread journaled last, and its workflow name.
+struct SeenRun {
+    /// The journal (its shared state's address) that saw it.
+    journal: usize,
+    run_id: Arc<str>,
+    workflow: Arc<str>,
+}
+
+thread_local! {
+    static LAST_RUN: RefCell<Option<SeenRun>> = const { RefCell::new(None) };
 }
 
 impl std::fmt::Debug for WorkflowJournal {
@@ -246,16 +260,34 @@ impl WorkflowJournal {
             })
     }
 
-    /// The workflow name of run `run_id`, shared.
+    /// The workflow name of run `run_id`, as this thread's copy.
+    ///
+    /// Every step entry needs it: each thread remembers the last run it
+    /// journaled, so the common case takes no lock and touches no reference
+    /// count another thread touches (see `thread_copy`).
     fn workflow_of(&self, run_id: &str) -> Arc<str> {
-        if let Ok(runs) = self.inner.runs.read() {
-            if let Some((id, info)) = &runs.last {
-                if **id == *run_id {
-                    return Arc::clone(&info.workflow);
+        let journal = Arc::as_ptr(&self.inner) as usize;
+        let cached = LAST_RUN.try_with(|last| {
+            let last = last.borrow();
+            match &*last {
+                Some(seen) if seen.journal == journal && *seen.run_id == *run_id => {
+                    Some(Arc::clone(&seen.workflow))
                 }
+                _ => None,
             }
+        });
+        if let Ok(Some(workflow)) = cached {
+            return workflow;
         }
-        self.run_info(run_id).workflow
+        let workflow = thread_copy(&self.run_info(run_id).workflow);
+        let _ = LAST_RUN.try_with(|last| {
+            *last.borrow_mut() = Some(SeenRun {
+                journal,
+                run_id: Arc::from(run_id),
+                workflow: Arc::clone(&workflow),
+            });
+        });
+        workflow
     }
 
     /// The entry an event maps to (see the module documentation), updating
