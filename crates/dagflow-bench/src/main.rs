@@ -9,8 +9,8 @@ use dagflow_bench::record::Record;
 use dagflow_bench::{emit, engines, machine, report, workload};
 
 fn main() -> anyhow::Result<()> {
-    match options::parse(std::env::args().skip(1))? {
-        Mode::Help => print!("{}", options::USAGE),
+    // Help goes to stdout (exit 0), usage errors to stderr (exit 2).
+    match options::parse(std::env::args_os().skip(1)).unwrap_or_else(|e| e.exit()) {
         Mode::List => {
             println!("engines:");
             for e in engines::ALL {

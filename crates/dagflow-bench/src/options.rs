@@ -1,34 +1,109 @@
-//! Command-line options of `dagflow-bench`.
+//! Command-line options of `dagflow-bench` (clap derive).
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
+
+use clap::error::ErrorKind;
+use clap::{ArgAction, ArgGroup, CommandFactory, Parser};
 
 use crate::emit::Format;
 use crate::engines::{self, Engine};
 use crate::workload::{self, Workload};
 
-/// The usage text printed by `--help`.
-pub const USAGE: &str = "\
-dagflow-bench: dagflow's engines against peer crates and hand-written references
-
-USAGE:
-    dagflow-bench [--json] [--engines a,b] [--workloads x,y] [--runs N] [--timeout-secs S]
-    dagflow-bench --report FILE      Markdown tables and targets from saved --json output
-    dagflow-bench --list             engines and workloads
-    dagflow-bench --emit yaml|make WORKLOAD [--command CMD]
-                                     the workload as a workflow file or Makefile (for benches/cli.sh)
-    dagflow-bench --child ENGINE WORKLOAD [--runs N]   (internal: one measurement process)
-
-OPTIONS:
-    --json              one JSON object per line per engine and workload (default: Markdown)
-    --engines LIST      comma-separated engine names (default: all)
-    --workloads LIST    comma-separated workload names (default: all)
-    --runs N            runs per engine and workload, medians reported (default 5, at least 3)
-    --timeout-secs S    stop an engine's process after S seconds (default 600)
-";
-
 /// Smallest accepted `--runs`: medians need at least three samples.
 pub const MIN_RUNS: usize = 3;
+
+const USAGE: &str = "\
+dagflow-bench [--json] [--engines a,b] [--workloads x,y] [--runs N] [--timeout-secs S]
+       dagflow-bench --report FILE
+       dagflow-bench --list
+       dagflow-bench --emit yaml|make WORKLOAD [--command CMD]
+       dagflow-bench --child ENGINE WORKLOAD [--runs N]";
+
+const AFTER_HELP: &str = "\
+Example:
+  cargo run --release -p dagflow-bench -- --json \\
+      --engines dagflow-async,async_dag --workloads layered-100x1000 --runs 7";
+
+/// The command line, as clap reads it; [`Cli::into_mode`] turns it into a [`Mode`].
+#[derive(Debug, Parser)]
+#[command(
+    name = "dagflow-bench",
+    about = "dagflow's engines against peer crates and hand-written references",
+    override_usage = USAGE,
+    after_help = AFTER_HELP,
+    args_override_self = true,
+    group(ArgGroup::new("mode").args(["report", "list", "emit", "child"]).multiple(false))
+)]
+pub struct Cli {
+    /// One JSON object per line per engine and workload (default: Markdown).
+    #[arg(long, conflicts_with = "mode")]
+    pub json: bool,
+
+    /// Comma-separated engine names (default: all).
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        action = ArgAction::Set,
+        value_parser = engine,
+        conflicts_with = "mode"
+    )]
+    pub engines: Option<Vec<Engine>>,
+
+    /// Comma-separated workload names (default: all).
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        action = ArgAction::Set,
+        value_parser = workload,
+        conflicts_with = "mode"
+    )]
+    pub workloads: Option<Vec<Workload>>,
+
+    /// Runs per engine and workload, medians reported (at least 3).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 5,
+        value_parser = runs,
+        conflicts_with_all = ["report", "list", "emit"]
+    )]
+    pub runs: usize,
+
+    /// Stop an engine's process after S seconds.
+    #[arg(long, value_name = "S", default_value_t = 600, conflicts_with = "mode")]
+    pub timeout_secs: u64,
+
+    /// Markdown tables and targets from saved --json output.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+
+    /// List engines and workloads.
+    #[arg(long)]
+    pub list: bool,
+
+    /// The workload as a workflow file (yaml) or Makefile (make), for benches/cli.sh.
+    #[arg(long, num_args = 2, value_names = ["FORMAT", "WORKLOAD"])]
+    pub emit: Option<Vec<String>>,
+
+    /// The command every emitted task runs.
+    #[arg(
+        long,
+        value_name = "CMD",
+        default_value = "true",
+        requires = "emit",
+        conflicts_with_all = ["report", "list", "child"],
+        allow_hyphen_values = true
+    )]
+    pub command: String,
+
+    /// Internal: measure one engine on one workload in this process.
+    #[arg(long, num_args = 2, value_names = ["ENGINE", "WORKLOAD"])]
+    pub child: Option<Vec<String>>,
+}
 
 /// What to do.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,8 +132,6 @@ pub enum Mode {
         /// The command every task runs.
         command: String,
     },
-    /// Print usage.
-    Help,
 }
 
 /// Options of a suite run.
@@ -76,77 +149,92 @@ pub struct SuiteOptions {
     pub json: bool,
 }
 
-/// A command line that cannot be understood.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum OptionsError {
-    /// An option needs a value and got none.
-    #[error("option `{0}` needs a value; see --help")]
-    MissingValue(String),
-    /// An option is not known.
-    #[error("unknown option `{0}`; see --help")]
-    Unknown(String),
-    /// An engine name is not known.
-    #[error("unknown engine `{name}`; known engines: {known}")]
-    UnknownEngine {
-        /// The name given.
-        name: String,
-        /// The known names.
-        known: String,
-    },
-    /// A workload name is not known.
-    #[error("unknown workload `{name}`; known workloads: {known}")]
-    UnknownWorkload {
-        /// The name given.
-        name: String,
-        /// The known names.
-        known: String,
-    },
-    /// A number could not be read.
-    #[error("option `{option}` needs a whole number, not `{value}`")]
-    BadNumber {
-        /// The option.
-        option: String,
-        /// The value given.
-        value: String,
-    },
-    /// An `--emit` format is not known.
-    #[error("unknown format `{0}` for --emit; use `yaml` or `make`")]
-    UnknownFormat(String),
-    /// Too few runs for a median.
-    #[error("--runs must be at least {MIN_RUNS} so that medians mean something, not {0}")]
-    TooFewRuns(usize),
-}
-
-fn engine(name: &str) -> Result<Engine, OptionsError> {
-    Engine::by_name(name).ok_or_else(|| OptionsError::UnknownEngine {
-        name: name.to_string(),
-        known: engines::ALL
-            .iter()
-            .map(|e| e.name())
-            .collect::<Vec<_>>()
-            .join(", "),
+fn engine(name: &str) -> Result<Engine, String> {
+    Engine::by_name(name).ok_or_else(|| {
+        let known: Vec<&str> = engines::ALL.iter().map(|e| e.name()).collect();
+        format!(
+            "unknown engine `{name}`; known engines: {}",
+            known.join(", ")
+        )
     })
 }
 
-fn workload(name: &str) -> Result<Workload, OptionsError> {
-    Workload::by_name(name).ok_or_else(|| OptionsError::UnknownWorkload {
-        name: name.to_string(),
-        known: workload::ALL
-            .iter()
-            .map(|w| w.name)
-            .collect::<Vec<_>>()
-            .join(", "),
+fn workload(name: &str) -> Result<Workload, String> {
+    Workload::by_name(name).ok_or_else(|| {
+        let known: Vec<&str> = workload::ALL.iter().map(|w| w.name).collect();
+        format!(
+            "unknown workload `{name}`; known workloads: {}",
+            known.join(", ")
+        )
     })
 }
 
-fn number(option: &str, value: &str) -> Result<u64, OptionsError> {
-    value.parse().map_err(|_| OptionsError::BadNumber {
-        option: option.to_string(),
-        value: value.to_string(),
-    })
+fn format(name: &str) -> Result<Format, String> {
+    Format::by_name(name)
+        .ok_or_else(|| format!("unknown format `{name}` for --emit; use `yaml` or `make`"))
+}
+
+fn runs(value: &str) -> Result<usize, String> {
+    let n: usize = value
+        .parse()
+        .map_err(|_| format!("`{value}` is not a whole number"))?;
+    if n < MIN_RUNS {
+        return Err(format!(
+            "--runs must be at least {MIN_RUNS} so that medians mean something, not {n}"
+        ));
+    }
+    Ok(n)
+}
+
+/// Splits the two values of `--emit` or `--child` (clap guarantees two).
+fn pair(values: &[String]) -> (&str, &str) {
+    match values {
+        [a, b, ..] => (a, b),
+        [a] => (a, ""),
+        [] => ("", ""),
+    }
+}
+
+impl Cli {
+    /// Checks the names given to `--emit` and `--child` and picks the mode.
+    pub fn into_mode(self) -> Result<Mode, clap::Error> {
+        let invalid = |message: String| Cli::command().error(ErrorKind::InvalidValue, message);
+        if let Some(values) = &self.emit {
+            let (f, w) = pair(values);
+            return Ok(Mode::Emit {
+                format: format(f).map_err(invalid)?,
+                workload: workload(w).map_err(invalid)?,
+                command: self.command,
+            });
+        }
+        if let Some(values) = &self.child {
+            let (e, w) = pair(values);
+            return Ok(Mode::Child {
+                engine: engine(e).map_err(invalid)?,
+                workload: workload(w).map_err(invalid)?,
+                runs: self.runs,
+            });
+        }
+        if let Some(file) = self.report {
+            return Ok(Mode::Report(file));
+        }
+        if self.list {
+            return Ok(Mode::List);
+        }
+        Ok(Mode::Suite(SuiteOptions {
+            engines: self.engines.unwrap_or_else(|| engines::ALL.to_vec()),
+            workloads: self.workloads.unwrap_or_else(|| workload::ALL.to_vec()),
+            runs: self.runs,
+            timeout: Duration::from_secs(self.timeout_secs),
+            json: self.json,
+        }))
+    }
 }
 
 /// Parses the arguments after the program name.
+///
+/// `--help` and usage errors come back as a [`clap::Error`]; its
+/// [`exit`](clap::Error::exit) prints help on stdout or the error on stderr.
 ///
 /// ```
 /// use dagflow_bench::options::{parse, Mode};
@@ -155,94 +243,46 @@ fn number(option: &str, value: &str) -> Result<u64, OptionsError> {
 /// assert!(opts.json);
 /// assert_eq!(opts.engines.len(), 1);
 /// assert_eq!(opts.runs, 5);
-/// # Ok::<(), dagflow_bench::options::OptionsError>(())
+/// # Ok::<(), clap::Error>(())
 /// ```
-pub fn parse<I, S>(args: I) -> Result<Mode, OptionsError>
+pub fn parse<I, S>(args: I) -> Result<Mode, clap::Error>
 where
     I: IntoIterator<Item = S>,
-    S: Into<String>,
+    S: Into<OsString>,
 {
-    let mut args = args.into_iter().map(Into::into);
-    let mut suite = SuiteOptions {
-        engines: engines::ALL.to_vec(),
-        workloads: workload::ALL.to_vec(),
-        runs: 5,
-        timeout: Duration::from_secs(600),
-        json: false,
-    };
-    let mut child: Option<(Engine, Workload)> = None;
-    let mut report = None;
-    let mut list = false;
-    let mut emit: Option<(Format, Workload)> = None;
-    let mut command = "true".to_string();
-    while let Some(arg) = args.next() {
-        let mut value = |option: &str| {
-            args.next()
-                .ok_or_else(|| OptionsError::MissingValue(option.to_string()))
-        };
-        match arg.as_str() {
-            "--json" => suite.json = true,
-            "--engines" => {
-                suite.engines = value("--engines")?
-                    .split(',')
-                    .filter(|s| !s.is_empty())
-                    .map(engine)
-                    .collect::<Result<_, _>>()?
-            }
-            "--workloads" => {
-                suite.workloads = value("--workloads")?
-                    .split(',')
-                    .filter(|s| !s.is_empty())
-                    .map(workload)
-                    .collect::<Result<_, _>>()?
-            }
-            "--runs" => suite.runs = number("--runs", &value("--runs")?)? as usize,
-            "--timeout-secs" => {
-                suite.timeout =
-                    Duration::from_secs(number("--timeout-secs", &value("--timeout-secs")?)?)
-            }
-            "--child" => {
-                let e = engine(&value("--child")?)?;
-                let w = workload(&value("--child")?)?;
-                child = Some((e, w));
-            }
-            "--report" => report = Some(PathBuf::from(value("--report")?)),
-            "--list" => list = true,
-            "--emit" => {
-                let name = value("--emit")?;
-                let format = Format::by_name(&name).ok_or(OptionsError::UnknownFormat(name))?;
-                emit = Some((format, workload(&value("--emit")?)?));
-            }
-            "--command" => command = value("--command")?,
-            "--help" | "-h" => return Ok(Mode::Help),
-            other => return Err(OptionsError::Unknown(other.to_string())),
-        }
-    }
-    if suite.runs < MIN_RUNS {
-        return Err(OptionsError::TooFewRuns(suite.runs));
-    }
-    if let Some((format, workload)) = emit {
-        return Ok(Mode::Emit {
-            format,
-            workload,
-            command,
-        });
-    }
-    Ok(match (child, report, list) {
-        (Some((engine, workload)), _, _) => Mode::Child {
-            engine,
-            workload,
-            runs: suite.runs,
-        },
-        (None, Some(file), _) => Mode::Report(file),
-        (None, None, true) => Mode::List,
-        (None, None, false) => Mode::Suite(suite),
-    })
+    let args =
+        std::iter::once(OsString::from("dagflow-bench")).chain(args.into_iter().map(Into::into));
+    Cli::try_parse_from(args)?.into_mode()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn error(args: &[&str]) -> String {
+        match parse(args) {
+            Ok(mode) => panic!("{args:?} should be refused, got {mode:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn no_arguments_run_everything_five_times_with_a_ten_minute_limit() {
+        let mode = parse::<_, &str>([]);
+        let Ok(Mode::Suite(opts)) = mode else {
+            panic!("expected a suite run, got {mode:?}")
+        };
+        assert_eq!(opts.engines, engines::ALL);
+        assert_eq!(opts.workloads, workload::ALL);
+        assert_eq!(opts.runs, 5);
+        assert_eq!(opts.timeout, Duration::from_secs(600));
+        assert!(!opts.json);
+    }
 
     #[test]
     fn selects_engines_and_workloads_in_the_order_given() {
@@ -251,6 +291,8 @@ mod tests {
             "dagx,ref-tokio",
             "--workloads",
             "sleepy-10x100,chain-1000",
+            "--timeout-secs",
+            "30",
         ]);
         let Ok(Mode::Suite(opts)) = mode else {
             panic!("expected a suite run, got {mode:?}")
@@ -258,7 +300,27 @@ mod tests {
         assert_eq!(opts.engines, [Engine::Dagx, Engine::RefTokio]);
         let names: Vec<&str> = opts.workloads.iter().map(|w| w.name).collect();
         assert_eq!(names, ["sleepy-10x100", "chain-1000"]);
+        assert_eq!(opts.timeout, Duration::from_secs(30));
         assert!(!opts.json);
+    }
+
+    #[test]
+    fn a_repeated_option_keeps_its_last_value() {
+        let mode = parse([
+            "--engines",
+            "dagx",
+            "--engines",
+            "dagrs",
+            "--runs",
+            "4",
+            "--runs",
+            "6",
+        ]);
+        let Ok(Mode::Suite(opts)) = mode else {
+            panic!("expected a suite run, got {mode:?}")
+        };
+        assert_eq!(opts.engines, [Engine::Dagrs]);
+        assert_eq!(opts.runs, 6);
     }
 
     #[test]
@@ -271,17 +333,138 @@ mod tests {
     }
 
     #[test]
-    fn unknown_engine_names_the_known_ones() {
-        let err = parse(["--engines", "airflow"]).err();
-        let message = err.map(|e| e.to_string()).unwrap_or_default();
+    fn emit_takes_format_workload_and_command() {
+        let mode = parse(["--emit", "make", "sleepy-10x100", "--command", "true"]);
         assert!(
-            message.starts_with("unknown engine `airflow`; known engines: dagflow-async,"),
+            matches!(
+                &mode,
+                Ok(Mode::Emit { format: Format::Make, workload, command })
+                    if workload.name == "sleepy-10x100" && command == "true"
+            ),
+            "{mode:?}"
+        );
+        let mode = parse(["--emit", "yaml", "chain-1000"]);
+        assert!(
+            matches!(
+                &mode,
+                Ok(Mode::Emit { format: Format::Yaml, command, .. }) if command == "true"
+            ),
+            "{mode:?}"
+        );
+    }
+
+    #[test]
+    fn report_and_list_modes() {
+        assert_eq!(
+            parse(["--report", "results.jsonl"]).ok(),
+            Some(Mode::Report(PathBuf::from("results.jsonl")))
+        );
+        assert_eq!(parse(["--list"]).ok(), Some(Mode::List));
+    }
+
+    #[test]
+    fn unknown_engine_names_the_known_ones() {
+        let message = error(&["--engines", "ref-sync,airflow"]);
+        assert!(
+            message.contains(
+                "unknown engine `airflow`; known engines: dagflow-async, dagflow-async-journal,"
+            ),
+            "{message}"
+        );
+        let message = error(&["--child", "airflow", "chain-1000"]);
+        assert!(
+            message.contains("unknown engine `airflow`; known engines: dagflow-async,"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn unknown_workload_and_format_are_named() {
+        let message = error(&["--workloads", "diamond"]);
+        assert!(
+            message
+                .contains("unknown workload `diamond`; known workloads: chain-1000, chain-10000"),
+            "{message}"
+        );
+        let message = error(&["--emit", "json", "chain-1000"]);
+        assert!(
+            message.contains("unknown format `json` for --emit; use `yaml` or `make`"),
             "{message}"
         );
     }
 
     #[test]
     fn fewer_than_three_runs_is_refused() {
-        assert_eq!(parse(["--runs", "2"]), Err(OptionsError::TooFewRuns(2)));
+        let message = error(&["--runs", "2"]);
+        assert!(
+            message.contains("--runs must be at least 3 so that medians mean something, not 2"),
+            "{message}"
+        );
+        let message = error(&["--child", "ref-sync", "chain-1000", "--runs", "1"]);
+        assert!(message.contains("at least 3"), "{message}");
+        let message = error(&["--runs", "many"]);
+        assert!(
+            message.contains("`many` is not a whole number"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn conflicting_modes_are_refused() {
+        for args in [
+            &["--report", "r.jsonl", "--child", "ref-sync", "chain-1000"][..],
+            &["--list", "--emit", "yaml", "chain-1000"],
+            &["--json", "--list"],
+            &["--report", "r.jsonl", "--runs", "3"],
+            &["--command", "true"],
+            &["--list", "--command", "true"],
+            &["--child", "ref-sync", "chain-1000", "--command", "true"],
+        ] {
+            let kind = parse(args).err().map(|e| e.kind());
+            assert!(
+                matches!(
+                    kind,
+                    Some(ErrorKind::ArgumentConflict | ErrorKind::MissingRequiredArgument)
+                ),
+                "{args:?}: {kind:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_options_and_missing_values_are_refused() {
+        assert_eq!(
+            parse(["--fast"]).err().map(|e| e.kind()),
+            Some(ErrorKind::UnknownArgument)
+        );
+        assert!(parse(["--emit", "yaml"]).is_err());
+        assert!(parse(["--engines"]).is_err());
+    }
+
+    #[test]
+    fn help_lists_the_flags_and_an_example() {
+        let kind = parse(["--help"]).err().map(|e| e.kind());
+        assert_eq!(kind, Some(ErrorKind::DisplayHelp));
+        let help = Cli::command().term_width(200).render_help().to_string();
+        for flag in [
+            "--json",
+            "--engines",
+            "--workloads",
+            "--runs",
+            "--timeout-secs",
+            "--report",
+            "--list",
+            "--emit",
+            "--command",
+            "--child",
+        ] {
+            assert!(help.contains(flag), "{flag} missing from help:\n{help}");
+        }
+        assert!(
+            help.contains(
+                "--json \\\n      --engines dagflow-async,async_dag --workloads layered-100x1000 --runs 7"
+            ),
+            "{help}"
+        );
     }
 }

@@ -276,16 +276,10 @@ pub fn journaled_definition(entry: &JournalEntry) -> Result<Vec<JournaledTask>, 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::journal::fingerprint::tests::definition;
     use crate::journal::{fingerprint, EntryStatus, EventType};
     use serde_json::json;
     use std::time::SystemTime;
-
-    fn definition(tasks: Vec<(&str, Vec<&str>)>, texts: Vec<Option<&str>>) -> RunDefinition {
-        RunDefinition {
-            dag: Arc::new(Dag::from_tasks(tasks).expect("valid test graph")),
-            task_definitions: texts.into_iter().map(|t| t.map(String::from)).collect(),
-        }
-    }
 
     fn start(details: Map<String, Value>, definition: Option<RunDefinition>) -> JournalEntry {
         let mut entry = JournalEntry::new(

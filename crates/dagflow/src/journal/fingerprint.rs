@@ -220,13 +220,17 @@ pub fn start_details(definition: &RunDefinition, resumed_from: Option<&str>) -> 
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::graph::Dag;
     use serde_json::json;
     use std::sync::Arc;
 
-    fn definition(tasks: Vec<(&str, Vec<&str>)>, texts: Vec<Option<&str>>) -> RunDefinition {
+    /// A definition of `tasks` (name, dependencies) with per-task texts.
+    pub(crate) fn definition(
+        tasks: Vec<(&str, Vec<&str>)>,
+        texts: Vec<Option<&str>>,
+    ) -> RunDefinition {
         RunDefinition {
             dag: Arc::new(Dag::from_tasks(tasks).expect("valid test graph")),
             task_definitions: texts.into_iter().map(|t| t.map(String::from)).collect(),
