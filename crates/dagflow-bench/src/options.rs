@@ -149,24 +149,23 @@ pub struct SuiteOptions {
     pub json: bool,
 }
 
+/// The message for a name that is none of `known`.
+fn unknown<'a>(kind: &str, name: &str, known: impl Iterator<Item = &'a str>) -> String {
+    let known: Vec<&str> = known.collect();
+    format!(
+        "unknown {kind} `{name}`; known {kind}s: {}",
+        known.join(", ")
+    )
+}
+
 fn engine(name: &str) -> Result<Engine, String> {
-    Engine::by_name(name).ok_or_else(|| {
-        let known: Vec<&str> = engines::ALL.iter().map(|e| e.name()).collect();
-        format!(
-            "unknown engine `{name}`; known engines: {}",
-            known.join(", ")
-        )
-    })
+    Engine::by_name(name)
+        .ok_or_else(|| unknown("engine", name, engines::ALL.iter().map(|e| e.name())))
 }
 
 fn workload(name: &str) -> Result<Workload, String> {
-    Workload::by_name(name).ok_or_else(|| {
-        let known: Vec<&str> = workload::ALL.iter().map(|w| w.name).collect();
-        format!(
-            "unknown workload `{name}`; known workloads: {}",
-            known.join(", ")
-        )
-    })
+    Workload::by_name(name)
+        .ok_or_else(|| unknown("workload", name, workload::ALL.iter().map(|w| w.name)))
 }
 
 fn format(name: &str) -> Result<Format, String> {

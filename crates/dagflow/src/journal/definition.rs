@@ -190,8 +190,7 @@ impl Serialize for DetailsJson<'_> {
 /// where it is, for [`journaled_definition`] to report what is wrong with
 /// it.
 pub fn take_definition(details: &mut Map<String, Value>) -> Option<Arc<RunDefinition>> {
-    let columns = Columns::deserialize(details.get(KEY)?).ok()?;
-    let definition = columns.into_definition().ok()?;
+    let definition = RunDefinition::deserialize(details.get(KEY)?).ok()?;
     details.remove(KEY);
     Some(Arc::new(definition))
 }
@@ -252,9 +251,7 @@ pub fn journaled_definition(entry: &JournalEntry) -> Result<Vec<JournaledTask>, 
                 .details
                 .get(KEY)
                 .ok_or_else(|| invalid("is missing"))?;
-            let columns = Columns::deserialize(value)
-                .map_err(|e| invalid(&format!("cannot be read ({e})")))?;
-            read = columns.into_definition().map_err(|e| invalid(&e))?;
+            read = RunDefinition::deserialize(value).map_err(|e| invalid(&e.to_string()))?;
             &read
         }
     };

@@ -265,12 +265,12 @@ impl WorkflowJournal {
     /// Every step entry needs it: each thread remembers the last run it
     /// journaled, so the common case takes no lock and touches no reference
     /// count another thread touches (see `thread_copy`).
-    fn workflow_of(&self, run_id: &str) -> Arc<str> {
+    fn workflow_of(&self, run_id: &Arc<str>) -> Arc<str> {
         let journal = Arc::as_ptr(&self.inner) as usize;
         let cached = LAST_RUN.try_with(|last| {
             let last = last.borrow();
             match &*last {
-                Some(seen) if seen.journal == journal && *seen.run_id == *run_id => {
+                Some(seen) if seen.journal == journal && *seen.run_id == **run_id => {
                     Some(Arc::clone(&seen.workflow))
                 }
                 _ => None,
@@ -283,7 +283,7 @@ impl WorkflowJournal {
         let _ = LAST_RUN.try_with(|last| {
             *last.borrow_mut() = Some(SeenRun {
                 journal,
-                run_id: Arc::from(run_id),
+                run_id: thread_copy(run_id),
                 workflow: Arc::clone(&workflow),
             });
         });
