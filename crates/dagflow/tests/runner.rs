@@ -163,6 +163,65 @@ fn failed_step_skips_its_dependents_but_not_independent_steps() {
 }
 
 #[test]
+fn each_step_reports_the_time_it_took() {
+    let sleeping = |ms: u64| {
+        move |_: &mut WorkflowContext| {
+            std::thread::sleep(Duration::from_millis(ms));
+            Ok::<_, String>(json!(ms))
+        }
+    };
+    let mut runner = WorkflowRunner::new("timed");
+    runner
+        .add_step(WorkflowStep::new("short").action(sleeping(5)))
+        .unwrap()
+        .add_step(
+            WorkflowStep::new("long")
+                .depends_on(["short"])
+                .action(sleeping(40)),
+        )
+        .unwrap()
+        .add_step(
+            WorkflowStep::new("timed")
+                .depends_on(["long"])
+                .timeout(Duration::from_secs(5))
+                .action(sleeping(20)),
+        )
+        .unwrap()
+        .add_step(WorkflowStep::new("marker").depends_on(["timed"]))
+        .unwrap();
+    let result = runner.run(WorkflowContext::new()).unwrap();
+    let took = |name: &str| result.step(name).unwrap().duration;
+    assert!(
+        took("short") >= Duration::from_millis(5),
+        "{:?}",
+        took("short")
+    );
+    assert!(
+        took("long") >= Duration::from_millis(40),
+        "{:?}",
+        took("long")
+    );
+    assert!(
+        took("timed") >= Duration::from_millis(20),
+        "{:?}",
+        took("timed")
+    );
+    // A step without an action takes (next to) no time, and the steps'
+    // times never add up to more than the run's.
+    assert!(
+        took("marker") < Duration::from_millis(5),
+        "{:?}",
+        took("marker")
+    );
+    let total: Duration = result.steps().map(|s| s.duration).sum();
+    assert!(
+        total <= result.duration,
+        "{total:?} > {:?}",
+        result.duration
+    );
+}
+
+#[test]
 fn success_requires_a_completed_step_and_no_failure() {
     let empty = WorkflowRunner::new("empty")
         .run(WorkflowContext::new())

@@ -4,7 +4,8 @@
 //! `Instant::now()` costs 20-30 ns (a vDSO call), more than a no-op step
 //! itself, so the loop reads `quanta`'s raw counter (the CPU's time-stamp
 //! counter where it is invariant, a monotonic clock elsewhere) and converts
-//! the differences to nanoseconds with `quanta`'s calibration.
+//! the differences to nanoseconds with `quanta`'s calibration, when a
+//! duration is read rather than for every step after the run.
 
 /// Raw counter readings and their conversion to nanoseconds.
 #[derive(Debug, Clone)]
@@ -40,13 +41,6 @@ impl StepClock {
     pub(crate) fn nanos(&self, span: u64) -> u64 {
         self.clock.delta_as_nanos(0, span)
     }
-
-    /// Converts raw spans (differences of readings) to nanoseconds, in place.
-    pub(crate) fn finish(&self, spans: &mut [u64]) {
-        for span in spans {
-            *span = self.nanos(*span);
-        }
-    }
 }
 
 #[cfg(test)]
@@ -59,9 +53,7 @@ mod tests {
         let clock = StepClock::start();
         let before = clock.now();
         std::thread::sleep(Duration::from_millis(30));
-        let mut spans = [clock.now() - before];
-        clock.finish(&mut spans);
-        let ms = spans[0] as f64 / 1e6;
+        let ms = clock.nanos(clock.now() - before) as f64 / 1e6;
         assert!((29.0..200.0).contains(&ms), "{ms} ms");
     }
 }

@@ -211,11 +211,17 @@ impl WorkflowContext {
     }
 
     /// Stores a completed step's result; it replaces an inserted value of
-    /// the same name (the most recent write wins).
+    /// the same name (the most recent write wins). `name` is called only
+    /// when there are inserted values to look through.
     #[inline]
-    pub(crate) fn record_result(&mut self, position: usize, name: &str, value: Value) {
+    pub(crate) fn record_result<'n>(
+        &mut self,
+        position: usize,
+        name: impl FnOnce() -> &'n str,
+        value: Value,
+    ) {
         if !self.values.is_empty() {
-            self.values.remove(name);
+            self.values.remove(name());
         }
         if let Some(results) = self.results.make_mut() {
             // Positions are recorded in increasing order; failed and skipped

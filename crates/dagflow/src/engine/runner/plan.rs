@@ -72,6 +72,11 @@ impl Plan {
         &self.deps[self.dep_start[position] as usize..self.dep_start[position + 1] as usize]
     }
 
+    /// The name of the step at `position`.
+    pub(crate) fn name_at(&self, position: usize) -> &str {
+        self.dag.name(self.steps[position].id)
+    }
+
     /// The position of the task called `name`.
     pub(crate) fn position_of(&self, name: &str) -> Option<usize> {
         self.dag

@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 
+use super::clock::StepClock;
 use super::context::{StepResults, WorkflowContext};
 use super::error::StepError;
 use super::plan::Plan;
@@ -32,7 +33,10 @@ pub(crate) struct Outcomes {
     pub(crate) plan: Arc<Plan>,
     pub(crate) status: Vec<TaskStatus>,
     /// Nanoseconds (after the run; ticks while it runs).
-    pub(crate) durations: Vec<u64>,
+    /// Each step's duration in raw clock ticks, converted when read (a
+    /// conversion pass over every step cost as much as a no-op step).
+    pub(crate) spans: Vec<u64>,
+    pub(crate) clock: StepClock,
     /// Errors of failed and skipped steps by position, in increasing order
     /// (sparse: a successful run allocates nothing for them).
     pub(crate) errors: Vec<(u32, StepError)>,
@@ -40,12 +44,13 @@ pub(crate) struct Outcomes {
 }
 
 impl Outcomes {
-    pub(crate) fn new(plan: Arc<Plan>) -> Self {
+    pub(crate) fn new(plan: Arc<Plan>, clock: StepClock) -> Self {
         let n = plan.steps.len();
         Outcomes {
             plan,
             status: vec![TaskStatus::Pending; n],
-            durations: vec![0; n],
+            spans: vec![0; n],
+            clock,
             errors: Vec::new(),
             results: None,
         }
@@ -61,7 +66,7 @@ impl Outcomes {
                 .binary_search_by_key(&(position as u32), |(p, _)| *p)
                 .ok()
                 .map(|i| &self.errors[i].1),
-            duration: Duration::from_nanos(self.durations[position]),
+            duration: Duration::from_nanos(self.clock.nanos(self.spans[position])),
         }
     }
 }

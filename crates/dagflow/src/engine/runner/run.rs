@@ -55,6 +55,7 @@ impl<'a> StepLoop<'a> {
     ) -> Self {
         let clock = StepClock::start();
         let last = clock.now();
+        let outcomes = Outcomes::new(Arc::clone(plan), clock.clone());
         StepLoop {
             runner,
             plan,
@@ -65,12 +66,13 @@ impl<'a> StepLoop<'a> {
             position: 0,
             in_action: false,
             context,
-            outcomes: Outcomes::new(Arc::clone(plan)),
+            outcomes,
             counts: StatusCounts::default(),
         }
     }
 
-    /// Runs every step, then converts the recorded spans to nanoseconds.
+    /// Runs every step (spans stay in raw clock ticks; the result converts
+    /// the ones that are read).
     pub(super) fn run_all(&mut self) {
         while self.position < self.plan.steps.len() {
             match catch_unwind(AssertUnwindSafe(|| self.run_from_position())) {
@@ -85,7 +87,6 @@ impl<'a> StepLoop<'a> {
                 Err(panic) => resume_unwind(panic),
             }
         }
-        self.clock.finish(&mut self.outcomes.durations);
     }
 
     /// Runs the steps from `position` to the end (or to a panicking action).
@@ -93,14 +94,15 @@ impl<'a> StepLoop<'a> {
         let plan = self.plan;
         while let Some(step) = plan.steps.get(self.position) {
             let position = self.position;
-            let blocker = plan
-                .dependencies(position)
-                .iter()
-                .find(|&&d| self.outcomes.status[d as usize] != TaskStatus::Completed);
-            if let Some(&blocker) = blocker {
-                self.skip(position, blocker as usize);
-                self.position += 1;
-                continue;
+            // Until a step fails, every step before this one completed (a
+            // skip needs a failure upstream), and dependencies come before
+            // their dependents in the plan: there is nothing to check.
+            if self.counts.failed > 0 {
+                if let Some(blocker) = self.blocker(position) {
+                    self.skip(position, blocker);
+                    self.position += 1;
+                    continue;
+                }
             }
             if self.observe && self.runner.observers.wants_task_starts() {
                 self.runner.observers.emit(&WorkflowEvent::TaskStarted {
@@ -112,23 +114,47 @@ impl<'a> StepLoop<'a> {
                 });
                 self.last = self.clock.now();
             }
-            let outcome = match (&step.action, step.timeout) {
-                (None, _) => Ok(Value::Null),
+            match (&step.action, step.timeout) {
                 (Some(action), None) => {
+                    // The action's own `Result` is matched as returned: its
+                    // `Ok` has the layout of a bare `Value`, so the value
+                    // reaches its slot without being repacked (converting
+                    // to `Result<Value, StepError>` first cost a copy
+                    // through mismatched stores, a third of a no-op step).
                     self.in_action = true;
-                    let outcome = action.call(&mut self.context).map_err(StepError::Action);
+                    let outcome = action.call(&mut self.context);
                     self.in_action = false;
-                    outcome
+                    let span = self.lap();
+                    match outcome {
+                        Ok(value) => self.complete(position, value, span),
+                        Err(error) => self.fail(position, StepError::Action(error), span),
+                    }
                 }
-                (Some(action), Some(limit)) => run_with_timeout(action, &mut self.context, limit),
-            };
-            let span = self.lap();
-            match outcome {
-                Ok(value) => self.complete(position, value, span),
-                Err(error) => self.fail(position, error, span),
+                (None, _) => {
+                    let span = self.lap();
+                    self.complete(position, Value::Null, span);
+                }
+                (Some(action), Some(limit)) => {
+                    let outcome = run_with_timeout(action, &mut self.context, limit);
+                    let span = self.lap();
+                    match outcome {
+                        Ok(value) => self.complete(position, value, span),
+                        Err(error) => self.fail(position, error, span),
+                    }
+                }
             }
             self.position += 1;
         }
+    }
+
+    /// The first dependency of the step at `position` that did not
+    /// complete, if any.
+    fn blocker(&self, position: usize) -> Option<usize> {
+        self.plan
+            .dependencies(position)
+            .iter()
+            .find(|&&d| self.outcomes.status[d as usize] != TaskStatus::Completed)
+            .map(|&d| d as usize)
     }
 
     /// Raw clock ticks since the previous lap.
@@ -140,9 +166,9 @@ impl<'a> StepLoop<'a> {
         span
     }
 
+    #[inline(always)]
     fn complete(&mut self, position: usize, mut value: Value, span: u64) {
-        let id = self.plan.steps[position].id;
-        self.outcomes.durations[position] = span;
+        self.outcomes.spans[position] = span;
         self.outcomes.status[position] = TaskStatus::Completed;
         self.counts.completed += 1;
         if self.observe {
@@ -150,13 +176,13 @@ impl<'a> StepLoop<'a> {
             value = self.emit_completed(position, duration, value);
         }
         self.context
-            .record_result(position, self.plan.dag.name(id), value);
+            .record_result(position, || self.plan.name_at(position), value);
     }
 
     fn fail(&mut self, position: usize, error: StepError, span: u64) {
         let id = self.plan.steps[position].id;
         let dag = &self.plan.dag;
-        self.outcomes.durations[position] = span;
+        self.outcomes.spans[position] = span;
         self.outcomes.status[position] = TaskStatus::Failed;
         self.counts.failed += 1;
         tracing::debug!(workflow = %self.runner.name, step = dag.name(id), %error, "step failed");
