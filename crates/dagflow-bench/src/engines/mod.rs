@@ -1,5 +1,6 @@
-//! The engines under test: dagflow's two engines, three peer crates and two
-//! hand-written references, each behind the same measuring interface.
+//! The engines under test: dagflow's two engines, three peer crates and the
+//! hand-written references (tokio, sync, and sync with a clock reading per
+//! task), each behind the same measuring interface.
 //!
 //! Every adapter builds the workload's graph (timed as `build`), runs it
 //! (timed as `run`), then — outside both timings — checks that every task ran
@@ -96,6 +97,9 @@ pub enum Engine {
     Dagrs,
     /// Hand-written sync Kahn loop (the floor for sync engines).
     RefSync,
+    /// The same loop reading the clock once per task (the floor for sync
+    /// engines that time every task).
+    RefSyncTimed,
     /// Hand-written tokio executor (the floor for async engines).
     RefTokio,
 }
@@ -110,6 +114,7 @@ pub const ALL: &[Engine] = &[
     Engine::Dagrs,
     Engine::RefTokio,
     Engine::RefSync,
+    Engine::RefSyncTimed,
 ];
 
 impl Engine {
@@ -123,6 +128,7 @@ impl Engine {
             Engine::Dagx => "dagx",
             Engine::Dagrs => "dagrs",
             Engine::RefSync => "ref-sync",
+            Engine::RefSyncTimed => "ref-sync-timed",
             Engine::RefTokio => "ref-tokio",
         }
     }
@@ -134,7 +140,10 @@ impl Engine {
 
     /// True when the engine runs on a tokio runtime.
     pub fn is_async(self) -> bool {
-        !matches!(self, Engine::DagflowSync | Engine::RefSync)
+        !matches!(
+            self,
+            Engine::DagflowSync | Engine::RefSync | Engine::RefSyncTimed
+        )
     }
 
     /// Why this engine cannot run `workload`, or `None` when it can.
@@ -182,6 +191,7 @@ impl Engine {
         };
         match self {
             Engine::RefSync => ref_sync::measure(&ctx),
+            Engine::RefSyncTimed => ref_sync::measure_timed(&ctx),
             Engine::DagflowSync => dagflow_sync::measure(&ctx),
             Engine::RefTokio => ref_tokio::measure(&ctx, rt()?),
             Engine::AsyncDag => async_dag_peer::measure(&ctx, rt()?),

@@ -1,8 +1,10 @@
 //! The floor for sync engines: Kahn's algorithm over a compressed adjacency
 //! list, calling each task's boxed no-op closure inline. No names, no events,
 //! no error handling: whatever a real engine spends beyond this is overhead.
+//! `ref-sync-timed` is the same loop reading the clock once per task, the
+//! floor for an engine that reports each task's duration.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::{BenchError, Ctx, Sample};
 use crate::workload::GraphSpec;
@@ -57,6 +59,28 @@ impl SyncReference {
     /// Runs every task once, dependencies first, and returns the values by
     /// task index.
     pub fn run(&self) -> Vec<u64> {
+        self.kahn(|_| {})
+    }
+
+    /// Runs every task like [`run`](Self::run) and also times each one,
+    /// reading the CPU's time-stamp counter once per task (through the
+    /// same `quanta` clock `WorkflowRunner` uses): the floor for a sync
+    /// engine that reports every task's duration. Returns the values and
+    /// each task's span in raw clock ticks, by task index.
+    pub fn run_timed(&self, clock: &quanta::Clock) -> (Vec<u64>, Vec<u64>) {
+        let mut spans = vec![0u64; self.actions.len()];
+        let mut last = clock.raw();
+        let results = self.kahn(|t| {
+            let now = clock.raw();
+            spans[t] = now.wrapping_sub(last);
+            last = now;
+        });
+        (results, spans)
+    }
+
+    /// Kahn's loop; `after_task(t)` runs right after task `t`'s action.
+    #[inline(always)]
+    fn kahn(&self, mut after_task: impl FnMut(usize)) -> Vec<u64> {
         let n = self.actions.len();
         let mut remaining = self.indegree.clone();
         let mut ready: Vec<u32> = (0..n as u32)
@@ -66,6 +90,7 @@ impl SyncReference {
         while let Some(t) = ready.pop() {
             let t = t as usize;
             results[t] = (self.actions[t])();
+            after_task(t);
             for &d in &self.outs[self.out_start[t] as usize..self.out_start[t + 1] as usize] {
                 let r = &mut remaining[d as usize];
                 *r -= 1;
@@ -78,16 +103,33 @@ impl SyncReference {
     }
 }
 
-pub(super) fn measure(ctx: &Ctx<'_>) -> Result<Sample, BenchError> {
+/// The reference graph of the context's workload, timed.
+fn build_timed(ctx: &Ctx<'_>) -> (SyncReference, Duration) {
     let start = Instant::now();
     let graph = SyncReference::build(ctx.spec, |i| {
         let value = GraphSpec::value(i);
         Box::new(move || value)
     });
-    let build = start.elapsed();
+    (graph, start.elapsed())
+}
+
+pub(super) fn measure(ctx: &Ctx<'_>) -> Result<Sample, BenchError> {
+    let (graph, build) = build_timed(ctx);
     let start = Instant::now();
     let results = graph.run();
     let run = start.elapsed();
+    ctx.check(results)?;
+    Ok(Sample { build, run })
+}
+
+/// `ref-sync-timed`: the reference with one clock reading per task.
+pub(super) fn measure_timed(ctx: &Ctx<'_>) -> Result<Sample, BenchError> {
+    let clock = quanta::Clock::new();
+    let (graph, build) = build_timed(ctx);
+    let start = Instant::now();
+    let (results, spans) = graph.run_timed(&clock);
+    let run = start.elapsed();
+    std::hint::black_box(&spans);
     ctx.check(results)?;
     Ok(Sample { build, run })
 }
@@ -122,6 +164,27 @@ mod tests {
     fn layered_runs_every_task_once_after_its_dependencies() {
         let (spec, order) = run_recording("layered-100x1000");
         crate::workload::assert_dependencies_first(&spec, &order, "ran");
+    }
+
+    #[test]
+    fn timed_run_returns_the_same_values_and_a_span_per_task() {
+        let spec = Workload::by_name("layered-100x1000")
+            .unwrap_or_else(|| panic!("workload is not defined"))
+            .generate();
+        let graph = SyncReference::build(&spec, |i| {
+            Box::new(move || {
+                // Long enough for the counter to move on every machine.
+                std::hint::black_box((0..50).fold(0u64, |a, b| a ^ b));
+                i as u64
+            })
+        });
+        let clock = quanta::Clock::new();
+        let (results, spans) = graph.run_timed(&clock);
+        assert_eq!(results, graph.run());
+        assert_eq!(spans.len(), spec.len());
+        let total: u64 = spans.iter().sum();
+        assert!(total > 0, "no task took any time");
+        assert!(spans.iter().filter(|&&s| s > 0).count() > spec.len() / 2);
     }
 
     #[test]
