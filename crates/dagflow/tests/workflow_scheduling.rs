@@ -323,3 +323,53 @@ async fn time_queued_for_a_concurrency_slot_is_not_part_of_a_tasks_duration() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_context_kept_after_its_task_ends_does_not_hold_up_the_run() {
+    // Enough roots that batch drivers start them, and a chain after one of
+    // them; `keeper` hands a copy of its context to a detached tokio task.
+    let kept = Arc::new(std::sync::Mutex::new(None));
+    let mut wf = Workflow::new("detached");
+    for i in 0..200 {
+        wf.add_task(
+            format!("root{i}"),
+            move |_ctx: TaskContext| async move { Ok::<_, String>(json!(i)) },
+            TaskOptions::new(),
+        );
+    }
+    let slot = Arc::clone(&kept);
+    wf.add_task(
+        "keeper",
+        move |ctx: TaskContext| {
+            let slot = Arc::clone(&slot);
+            async move {
+                let copy = ctx.clone();
+                let later = tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(1500)).await;
+                    copy.task().to_string()
+                });
+                *slot.lock().map_err(|e| e.to_string())? = Some(later);
+                Ok::<_, String>(json!("kept"))
+            }
+        },
+        TaskOptions::new().depends_on(["root0"]),
+    );
+    wf.add_task(
+        "after",
+        |ctx: TaskContext| async move { Ok::<_, String>(json!(ctx.result("keeper").cloned())) },
+        TaskOptions::new().depends_on(["keeper"]),
+    );
+    let start = std::time::Instant::now();
+    let results = wf.run().await.unwrap();
+    let took = start.elapsed();
+    assert!(
+        took < Duration::from_millis(1000),
+        "the run waited for the detached task: {took:?}"
+    );
+    assert_eq!(results.len(), 202);
+    assert_eq!(results["root199"], json!(199));
+    assert_eq!(results["after"], json!("kept"));
+    // The detached copy still works after the run.
+    let later = kept.lock().unwrap().take().expect("keeper ran");
+    assert_eq!(later.await.unwrap(), "keeper");
+}

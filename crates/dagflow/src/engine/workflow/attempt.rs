@@ -13,6 +13,7 @@ use futures::FutureExt;
 use serde_json::Value;
 
 use super::context::TaskContext;
+use super::drive::RunHandle;
 use super::error::TaskError;
 use super::finished::{nanos, Finished, Note, Outcome};
 use super::options::{Action, ConditionFn, TaskSpec};
@@ -40,7 +41,10 @@ impl Execution {
 /// A task without options takes a lean path whose future stays small (it
 /// lives in every spawned tokio task); options go through a boxed general
 /// path.
-pub(crate) async fn execute(run: &Arc<RunShared>, id: TaskId) -> Execution {
+pub(crate) async fn execute(handle: &RunHandle, id: TaskId) -> Execution {
+    // Fields are read through the run itself; the handle only to clone it
+    // (its count is the line that moves between cores, see `RunHandle`).
+    let run: &RunShared = handle;
     if let Some(reason) = run.stop_reason() {
         return Execution::settled(TaskStatus::Cancelled, reason);
     }
@@ -51,7 +55,7 @@ pub(crate) async fn execute(run: &Arc<RunShared>, id: TaskId) -> Execution {
             return Execution::settled(TaskStatus::Failed, Arc::from("the task has no action"));
         };
         if spec.extras.is_some() || run.semaphore.is_some() {
-            return Box::pin(execute_with_options(run, id, spec)).await;
+            return Box::pin(execute_with_options(handle, id, spec)).await;
         }
         spec.action
     };
@@ -60,7 +64,7 @@ pub(crate) async fn execute(run: &Arc<RunShared>, id: TaskId) -> Execution {
     // The run's raw counter, not `Instant::now()`: two readings per task
     // are a good part of a quick task's cost (see `runner/clock.rs`).
     let started = run.clock.raw();
-    let ctx = TaskContext::new(Arc::clone(run), id, 1);
+    let ctx = TaskContext::new(Arc::clone(handle), id, 1);
     let outcome = match start(action, ctx) {
         Ok(started) => Abandonable::new(run, started).await,
         Err(error) => Err(error),
@@ -83,10 +87,11 @@ pub(crate) async fn execute(run: &Arc<RunShared>, id: TaskId) -> Execution {
 
 /// [`execute`] for tasks with options: condition, concurrency permit,
 /// attempts under a timeout, result transform, retries.
-async fn execute_with_options(run: &Arc<RunShared>, id: TaskId, spec: TaskSpec<'_>) -> Execution {
+async fn execute_with_options(handle: &RunHandle, id: TaskId, spec: TaskSpec<'_>) -> Execution {
+    let run: &RunShared = handle;
     let extras = spec.extras;
     if let Some(condition) = extras.and_then(|e| e.condition.as_deref()) {
-        if let Some(reason) = skip_reason(run, id, condition) {
+        if let Some(reason) = skip_reason(handle, id, condition) {
             return Execution::settled(TaskStatus::Skipped, Arc::from(reason));
         }
     }
@@ -116,7 +121,7 @@ async fn execute_with_options(run: &Arc<RunShared>, id: TaskId, spec: TaskSpec<'
             }
         }
         run.emit_started(id, attempt);
-        let outcome = attempt_once(run, spec, id, attempt).await;
+        let outcome = attempt_once(handle, spec, id, attempt).await;
         drop(permit);
         let end = Instant::now();
         let this_attempt = end - attempt_start;
@@ -211,8 +216,8 @@ fn stopped(
 }
 
 /// Evaluates a condition; `Some(reason)` means skip.
-fn skip_reason(run: &Arc<RunShared>, id: TaskId, condition: &ConditionFn) -> Option<String> {
-    let ctx = TaskContext::new(Arc::clone(run), id, 0);
+fn skip_reason(handle: &RunHandle, id: TaskId, condition: &ConditionFn) -> Option<String> {
+    let ctx = TaskContext::new(Arc::clone(handle), id, 0);
     match catch_unwind(AssertUnwindSafe(|| condition(&ctx))) {
         Ok(Ok(true)) => None,
         Ok(Ok(false)) => Some("condition was false".to_string()),
@@ -227,13 +232,14 @@ fn skip_reason(run: &Arc<RunShared>, id: TaskId, condition: &ConditionFn) -> Opt
 /// One attempt: the action under the task's timeout, abandoned when the run
 /// is cancelled and the grace period is over; then the result transform.
 async fn attempt_once(
-    run: &Arc<RunShared>,
+    handle: &RunHandle,
     spec: TaskSpec<'_>,
     id: TaskId,
     attempt: u32,
 ) -> Result<Value, TaskError> {
+    let run: &RunShared = handle;
     let extras = spec.extras;
-    let ctx = TaskContext::new(Arc::clone(run), id, attempt);
+    let ctx = TaskContext::new(Arc::clone(handle), id, attempt);
     let action = start(spec.action, ctx)?;
     let value = match extras.and_then(|e| e.timeout) {
         Some(after) => {

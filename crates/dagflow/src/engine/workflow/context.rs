@@ -2,12 +2,12 @@
 //! tasks, and the cancellation token.
 
 use std::fmt;
-use std::sync::{Arc, LazyLock};
+use std::sync::LazyLock;
 
 use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
-use super::scheduler::RunShared;
+use super::drive::RunHandle;
 use crate::graph::TaskId;
 
 static NO_METADATA: LazyLock<Map<String, Value>> = LazyLock::new(Map::new);
@@ -36,7 +36,7 @@ static NO_METADATA: LazyLock<Map<String, Value>> = LazyLock::new(Map::new);
 /// ```
 #[derive(Clone)]
 pub struct TaskContext {
-    run: Arc<RunShared>,
+    run: RunHandle,
     id: TaskId,
     attempt: u32,
 }
@@ -52,7 +52,7 @@ impl fmt::Debug for TaskContext {
 }
 
 impl TaskContext {
-    pub(crate) fn new(run: Arc<RunShared>, id: TaskId, attempt: u32) -> Self {
+    pub(crate) fn new(run: RunHandle, id: TaskId, attempt: u32) -> Self {
         TaskContext { run, id, attempt }
     }
 

@@ -5,14 +5,33 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use crossbeam_utils::CachePadded;
+
 use super::attempt::execute;
 use super::scheduler::RunShared;
 use crate::graph::TaskId;
 
+/// A driver's reference to the run, shared by the tasks it starts.
+///
+/// Every task holds a reference to the run (its driver's guard and its
+/// `TaskContext`) and takes it when it starts and drops it when it ends.
+/// Were those clones of the run's own `Arc`, its count would be a cache
+/// line both workers write several times per task. Each driver wraps
+/// the run's `Arc` once, and its tasks clone that wrapper, whose count
+/// mostly stays on the driver's core. The run's `Arc` sits on a cache line
+/// apart from the wrapper's count, so reaching the run through a handle
+/// never waits for that count's line.
+pub(crate) type RunHandle = Arc<CachePadded<Arc<RunShared>>>;
+
+/// A new handle on `run` for a driver of its own.
+pub(super) fn new_handle(run: &Arc<RunShared>) -> RunHandle {
+    Arc::new(CachePadded::new(Arc::clone(run)))
+}
+
 /// Keeps the run's `active` count up while a spawned task lives, even if it
 /// panics; the last one to leave wakes `run()` after dropping its reference,
 /// so `run()` can usually take the shared state back without copying.
-pub(super) struct ActiveGuard(pub(super) Option<Arc<RunShared>>);
+pub(super) struct ActiveGuard(pub(super) Option<RunHandle>);
 
 impl Drop for ActiveGuard {
     fn drop(&mut self) {
@@ -79,7 +98,9 @@ pub(super) async fn drive_batch(guard: ActiveGuard, batch: Arc<Batch>) {
     }
 }
 
-pub(super) fn spawn(run: &Arc<RunShared>, id: TaskId) {
+/// Spawns a tokio task that runs `id` (and whatever it makes ready next),
+/// sharing the caller's handle.
+pub(super) fn spawn(run: &RunHandle, id: TaskId) {
     run.active.fetch_add(1, Ordering::Relaxed);
     tokio::spawn(drive(ActiveGuard(Some(Arc::clone(run))), id));
 }
@@ -91,7 +112,7 @@ async fn drive(guard: ActiveGuard, first: TaskId) {
     let mut id = first;
     loop {
         let execution = execute(run, id).await;
-        match run.finish(id, execution) {
+        match RunShared::finish(run, id, execution) {
             Some(next) => {
                 id = next;
                 // Yield now and then so a long chain cannot hog a worker.

@@ -27,7 +27,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::attempt::Execution;
 use super::cancel::CancelHandle;
-use super::drive::{drive_batch, spawn, ActiveGuard, Batch, Ready, SPAWN_AT_MOST};
+use super::drive::{
+    drive_batch, new_handle, spawn, ActiveGuard, Batch, Ready, RunHandle, SPAWN_AT_MOST,
+};
 use super::finished::{Finished, Note, Outcome};
 use super::options::{TaskExtras, TaskTable};
 use crate::event::{Observers, StatusCounts, TaskStatus, WorkflowEvent};
@@ -428,7 +430,7 @@ impl RunShared {
         }
         let batch = self.spawn_drivers(ids, 1);
         self.active.fetch_add(1, Ordering::Relaxed);
-        Some(drive_batch(ActiveGuard(Some(Arc::clone(self))), batch))
+        Some(drive_batch(ActiveGuard(Some(new_handle(self))), batch))
     }
 
     /// Starts tasks that became ready together (the roots, or the
@@ -452,7 +454,7 @@ impl RunShared {
         });
         for _ in kept..workers.min(batch.ids.len()) {
             self.active.fetch_add(1, Ordering::Relaxed);
-            let guard = ActiveGuard(Some(Arc::clone(self)));
+            let guard = ActiveGuard(Some(new_handle(self)));
             tokio::spawn(drive_batch(guard, Arc::clone(&batch)));
         }
         batch
@@ -460,40 +462,45 @@ impl RunShared {
 
     /// Records how `id` ended, releases its dependents, and returns one
     /// ready dependent for the caller to run next.
-    pub(super) fn finish(self: &Arc<Self>, id: TaskId, execution: Execution) -> Option<TaskId> {
+    ///
+    /// `handle` is the caller's (see [`RunHandle`]): dependents spawned
+    /// one by one share it.
+    pub(super) fn finish(handle: &RunHandle, id: TaskId, execution: Execution) -> Option<TaskId> {
+        let this: &Arc<Self> = handle;
+        let run: &RunShared = this;
         let Execution {
             mut finished,
             last_attempt,
         } = execution;
         let completed = finished.status == TaskStatus::Completed;
-        if finished.status == TaskStatus::Failed && self.fail_fast {
-            self.stop(StopKind::FailFast, || {
-                format!("fail-fast: task `{}` failed", self.dag.name(id))
+        if finished.status == TaskStatus::Failed && run.fail_fast {
+            run.stop(StopKind::FailFast, || {
+                format!("fail-fast: task `{}` failed", run.dag.name(id))
             });
         }
-        self.emit_finished(id, &mut finished, last_attempt);
-        self.record(id, finished);
+        run.emit_finished(id, &mut finished, last_attempt);
+        run.record(id, finished);
 
         // The first ready dependent runs next on this task; the others
         // start in parallel. (Nothing is allocated along a chain.)
         let mut ready = Ready::default();
         let mut cascade: Vec<TaskId> = Vec::new();
-        self.release_dependents(id, completed, &mut ready, &mut cascade);
+        run.release_dependents(id, completed, &mut ready, &mut cascade);
         while let Some(t) = cascade.pop() {
-            self.release_dependents(t, false, &mut ready, &mut cascade);
+            run.release_dependents(t, false, &mut ready, &mut cascade);
         }
         if ready.others.len() > SPAWN_AT_MOST {
-            self.start_batch(ready.others);
+            this.start_batch(ready.others);
         } else {
             for &d in &ready.others {
-                spawn(self, d);
+                spawn(handle, d);
             }
         }
         ready.first
     }
 
     fn release_dependents(
-        self: &Arc<Self>,
+        &self,
         id: TaskId,
         completed: bool,
         ready: &mut Ready,
