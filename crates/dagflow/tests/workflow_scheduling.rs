@@ -373,3 +373,35 @@ async fn a_context_kept_after_its_task_ends_does_not_hold_up_the_run() {
     let later = kept.lock().unwrap().take().expect("keeper ran");
     assert_eq!(later.await.unwrap(), "keeper");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_run_waits_for_roots_that_go_on_after_their_first_poll() {
+    // Roots that wait at their first poll leave their batch driver and go
+    // on as tokio tasks of their own; the run must still wait for each.
+    let mut wf = Workflow::new("waiting-roots");
+    for i in 0..100u64 {
+        wf.add_task(
+            format!("root{i}"),
+            move |_ctx: TaskContext| async move {
+                tokio::time::sleep(Duration::from_millis(30 + i % 7)).await;
+                Ok::<_, String>(json!(i))
+            },
+            TaskOptions::new(),
+        );
+    }
+    wf.add_task(
+        "sink",
+        |ctx: TaskContext| async move {
+            let sum: u64 = (0..100)
+                .filter_map(|i| ctx.result(&format!("root{i}")).and_then(Value::as_u64))
+                .sum();
+            Ok::<_, String>(json!(sum))
+        },
+        TaskOptions::new().depends_on((0..100).map(|i| format!("root{i}"))),
+    );
+    let start = std::time::Instant::now();
+    let results = wf.run().await.unwrap();
+    assert!(start.elapsed() >= Duration::from_millis(30));
+    assert_eq!(results.len(), 101);
+    assert_eq!(results["sink"], json!((0..100u64).sum::<u64>()));
+}

@@ -2,6 +2,8 @@
 //! it made ready, and the batch drivers that start tasks that became ready
 //! together (see [`RunShared::start`]).
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -28,15 +30,40 @@ pub(super) fn new_handle(run: &Arc<RunShared>) -> RunHandle {
     Arc::new(CachePadded::new(Arc::clone(run)))
 }
 
-/// Keeps the run's `active` count up while a spawned task lives, even if it
-/// panics; the last one to leave wakes `run()` after dropping its reference,
-/// so `run()` can usually take the shared state back without copying.
-pub(super) struct ActiveGuard(pub(super) Option<RunHandle>);
+/// Holds a task's handle on the run and, when counted, keeps the run's
+/// `active` count up while the task lives, even if it panics; the last
+/// counted one to leave wakes `run()` after dropping its reference, so
+/// `run()` can usually take the shared state back without copying.
+pub(super) struct ActiveGuard {
+    run: Option<RunHandle>,
+    counted: bool,
+}
+
+impl ActiveGuard {
+    /// Counts one more live task of `run` until dropped.
+    pub(super) fn counted(run: RunHandle) -> ActiveGuard {
+        run.active.fetch_add(1, Ordering::Relaxed);
+        ActiveGuard {
+            run: Some(run),
+            counted: true,
+        }
+    }
+
+    /// Holds `run` for a task polled inside its driver, whose own count
+    /// covers it: a task that finishes at its first poll then costs no
+    /// write to the count both workers share.
+    fn uncounted(run: RunHandle) -> ActiveGuard {
+        ActiveGuard {
+            run: Some(run),
+            counted: false,
+        }
+    }
+}
 
 impl Drop for ActiveGuard {
     fn drop(&mut self) {
-        let Some(run) = self.0.take() else { return };
-        if run.active.fetch_sub(1, Ordering::AcqRel) == 1 {
+        let Some(run) = self.run.take() else { return };
+        if self.counted && run.active.fetch_sub(1, Ordering::AcqRel) == 1 {
             let done = Arc::clone(&run.done);
             drop(run);
             done.notify_one();
@@ -66,7 +93,9 @@ pub(super) struct Batch {
 /// [`RunShared::start_batch`]), except the last one, which the driver
 /// carries on with itself.
 pub(super) async fn drive_batch(guard: ActiveGuard, batch: Arc<Batch>) {
-    let Some(run) = guard.0.as_ref() else { return };
+    let Some(run) = guard.run.as_ref() else {
+        return;
+    };
     let len = batch.ids.len();
     // Tasks are taken a few at a time (a shared counter bumped per task
     // would bounce between the drivers' cores), but few enough that every
@@ -79,8 +108,7 @@ pub(super) async fn drive_batch(guard: ActiveGuard, batch: Arc<Batch>) {
         }
         let last = (first + step).min(len);
         for (i, &id) in batch.ids[first..last].iter().enumerate() {
-            run.active.fetch_add(1, Ordering::Relaxed);
-            let mut task = Box::pin(drive(ActiveGuard(Some(Arc::clone(run))), id));
+            let mut task = Box::pin(drive(ActiveGuard::uncounted(Arc::clone(run)), id));
             // Polled here with this driver's waker; once spawned, the
             // runtime polls it again at once and it registers the task's
             // own waker.
@@ -90,7 +118,8 @@ pub(super) async fn drive_batch(guard: ActiveGuard, batch: Arc<Batch>) {
                     task.await;
                     return;
                 }
-                tokio::spawn(task);
+                // It lives on without this driver now: counted from here.
+                tokio::spawn(counted(ActiveGuard::counted(Arc::clone(run)), task));
             }
             // Let other tasks (the spawned ones among them) run now and then.
             tokio::task::coop::consume_budget().await;
@@ -101,14 +130,23 @@ pub(super) async fn drive_batch(guard: ActiveGuard, batch: Arc<Batch>) {
 /// Spawns a tokio task that runs `id` (and whatever it makes ready next),
 /// sharing the caller's handle.
 pub(super) fn spawn(run: &RunHandle, id: TaskId) {
-    run.active.fetch_add(1, Ordering::Relaxed);
-    tokio::spawn(drive(ActiveGuard(Some(Arc::clone(run))), id));
+    tokio::spawn(drive(ActiveGuard::counted(Arc::clone(run)), id));
+}
+
+/// Runs `task` to its end under `guard`'s count, then drops the task before
+/// the count (the task holds a reference to the run too).
+async fn counted<F: Future<Output = ()>>(guard: ActiveGuard, mut task: Pin<Box<F>>) {
+    task.as_mut().await;
+    drop(task);
+    drop(guard);
 }
 
 /// Runs `first`, then whichever ready dependent each finished task hands
 /// over, until none is left.
 async fn drive(guard: ActiveGuard, first: TaskId) {
-    let Some(run) = guard.0.as_ref() else { return };
+    let Some(run) = guard.run.as_ref() else {
+        return;
+    };
     let mut id = first;
     loop {
         let execution = execute(run, id).await;
@@ -132,7 +170,13 @@ mod tests {
     /// Every spawned task holds one of these futures: keep it small.
     #[test]
     fn drive_future_stays_small() {
-        let future = drive(ActiveGuard(None), TaskId::from_index(0));
+        let future = drive(
+            ActiveGuard {
+                run: None,
+                counted: false,
+            },
+            TaskId::from_index(0),
+        );
         let size = std::mem::size_of_val(&future);
         eprintln!(
             "drive future: {size} bytes, record: {} bytes",

@@ -429,8 +429,7 @@ impl RunShared {
             return None;
         }
         let batch = self.spawn_drivers(ids, 1);
-        self.active.fetch_add(1, Ordering::Relaxed);
-        Some(drive_batch(ActiveGuard(Some(new_handle(self))), batch))
+        Some(drive_batch(ActiveGuard::counted(new_handle(self)), batch))
     }
 
     /// Starts tasks that became ready together (the roots, or the
@@ -453,8 +452,7 @@ impl RunShared {
             ids,
         });
         for _ in kept..workers.min(batch.ids.len()) {
-            self.active.fetch_add(1, Ordering::Relaxed);
-            let guard = ActiveGuard(Some(new_handle(self)));
+            let guard = ActiveGuard::counted(new_handle(self));
             tokio::spawn(drive_batch(guard, Arc::clone(&batch)));
         }
         batch
