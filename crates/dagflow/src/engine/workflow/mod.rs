@@ -67,6 +67,7 @@ mod error;
 mod factories;
 mod finished;
 mod options;
+mod records;
 mod results;
 mod retry;
 mod run;

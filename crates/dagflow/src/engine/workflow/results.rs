@@ -134,7 +134,7 @@ impl Collector for RunResults {
     fn prepare(dag: &Arc<Dag>) -> Self {
         RunResults {
             dag: Arc::clone(dag),
-            records: Arc::new([]),
+            records: Arc::default(),
             len: 0,
         }
     }

@@ -3,11 +3,11 @@
 //! report for `summary()`.
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use super::error::WorkflowError;
-use super::finished::Finished;
+use super::records::RecordTable;
 use super::scheduler::{RunSetup, RunShared, StopKind};
 use super::summary::RunReport;
 use super::Workflow;
@@ -15,7 +15,7 @@ use crate::event::{RunDefinition, WorkflowEvent};
 use crate::graph::Dag;
 
 /// The final records of a run, shared by the results and the report.
-pub(super) type Records = Arc<[OnceLock<Finished>]>;
+pub(super) type Records = Arc<RecordTable>;
 
 /// How a run hands its results back.
 pub(super) trait Collector: Sized {

@@ -17,7 +17,7 @@
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use crossbeam_utils::CachePadded;
@@ -32,6 +32,7 @@ use super::drive::{
 };
 use super::finished::{Finished, Note, Outcome};
 use super::options::{TaskExtras, TaskTable};
+use super::records::RecordTable;
 use crate::event::{Observers, StatusCounts, TaskStatus, WorkflowEvent};
 use crate::graph::{Dag, TaskId};
 use crate::thread_copy::thread_copy;
@@ -65,7 +66,7 @@ pub(crate) struct RunShared {
     pending: Box<[AtomicU32]>,
     /// Per task, how it ended; shared with the results and the report
     /// after the run, so nothing is copied.
-    pub(crate) finished: Arc<[OnceLock<Finished>]>,
+    pub(crate) finished: Arc<RecordTable>,
     /// Per task, its final status once it has one (0 before): one dense
     /// byte, so counting at the end does not walk the records.
     status: Box<[AtomicU8]>,
@@ -115,7 +116,7 @@ impl RunShared {
             .ids()
             .map(|t| AtomicU32::new(dag.dependencies(t).len() as u32))
             .collect();
-        let finished = dag.ids().map(|_| OnceLock::new()).collect();
+        let finished = Arc::new(RecordTable::new(dag.len()));
         let status = dag.ids().map(|_| AtomicU8::new(0)).collect();
         let clock = crate::engine::runner::clock::shared_clock();
         let raw_start = clock.raw();

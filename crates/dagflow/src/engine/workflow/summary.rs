@@ -1,13 +1,14 @@
 //! The outcome of a run, per task and overall.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use super::error::TaskError;
-use super::finished::{Finished, Note};
+use super::finished::Note;
+use super::records::RecordTable;
 use super::scheduler::note_text;
 use crate::event::{StatusCounts, TaskStatus};
 use crate::graph::Dag;
@@ -79,7 +80,7 @@ pub(crate) struct RunReport {
     pub(crate) resumed_from: Option<Arc<str>>,
     pub(crate) dag: Arc<Dag>,
     /// Per task; results were moved out into the results map.
-    pub(crate) records: Arc<[OnceLock<Finished>]>,
+    pub(crate) records: Arc<RecordTable>,
     pub(crate) counts: StatusCounts,
     pub(crate) elapsed: Duration,
     pub(crate) stopped: Option<String>,
