@@ -10,7 +10,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::engines::{BenchError, Engine};
-use crate::record::{ChildReport, Record};
+use crate::record::ChildReport;
 use crate::rss::peak_rss_kb;
 use crate::workload::Workload;
 
@@ -81,8 +81,8 @@ pub enum HarnessError {
 /// The result of one engine on one workload.
 #[derive(Debug)]
 pub enum Outcome {
-    /// Medians of the child's runs.
-    Measured(Record),
+    /// The child's samples.
+    Measured(ChildReport),
     /// The engine cannot express the workload.
     Skipped {
         /// Engine.
@@ -189,7 +189,7 @@ pub fn measure_in_child(
         };
     }
     match spawn_and_wait(exe, engine, workload, runs, timeout) {
-        Ok(report) => Outcome::Measured(Record::from_report(&report)),
+        Ok(report) => Outcome::Measured(report),
         Err(error) => Outcome::Failed {
             engine,
             workload,

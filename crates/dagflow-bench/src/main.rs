@@ -5,7 +5,7 @@ use std::io::Write as _;
 use anyhow::Context as _;
 use dagflow_bench::harness::{self, Outcome};
 use dagflow_bench::options::{self, Mode, SuiteOptions};
-use dagflow_bench::record::Record;
+use dagflow_bench::record::{ChildReport, Record};
 use dagflow_bench::{emit, engines, machine, report, workload};
 
 fn main() -> anyhow::Result<()> {
@@ -66,52 +66,93 @@ fn suite(opts: &SuiteOptions) -> anyhow::Result<()> {
         .context("could not find this program's own binary to re-execute")?;
     let machine = machine::describe();
     eprintln!("machine: {machine}");
-    let total = opts.engines.len() * opts.workloads.len();
+    let total = opts.engines.len() * opts.workloads.len() * opts.rounds;
     let mut records = Vec::new();
     let mut skipped = Vec::new();
     let mut failures = 0;
     let mut stdout = std::io::stdout().lock();
-    for (k, (w, e)) in opts
-        .workloads
-        .iter()
-        .flat_map(|w| opts.engines.iter().map(move |e| (w, e)))
-        .enumerate()
-    {
-        let label = format!("[{}/{total}] {} {}", k + 1, e.name(), w.name);
-        match harness::measure_in_child(&exe, *e, *w, opts.runs, opts.timeout) {
-            Outcome::Measured(record) => {
-                eprintln!(
-                    "{label}: build {} ms, run {} ms, {:.0} MiB",
-                    record.build_ms,
-                    record.run_ms,
-                    record.peak_rss_mib()
-                );
-                if opts.json {
-                    writeln!(stdout, "{}", serde_json::to_string(&record)?)?;
-                    stdout.flush()?;
+    let mut k = 0;
+    for w in &opts.workloads {
+        // Per engine, its samples so far; an engine that was skipped or
+        // failed is dropped from the later rounds.
+        let mut pooled: Vec<Option<ChildReport>> = vec![None; opts.engines.len()];
+        let mut dropped = vec![false; opts.engines.len()];
+        for round in 1..=opts.rounds {
+            for (i, e) in opts.engines.iter().enumerate() {
+                k += 1;
+                if dropped[i] {
+                    continue;
                 }
-                records.push(record);
+                let label = if opts.rounds > 1 {
+                    format!(
+                        "[{k}/{total}] {} {} (round {round}/{})",
+                        e.name(),
+                        w.name,
+                        opts.rounds
+                    )
+                } else {
+                    format!("[{k}/{total}] {} {}", e.name(), w.name)
+                };
+                match harness::measure_in_child(&exe, *e, *w, opts.runs, opts.timeout) {
+                    Outcome::Measured(report) => {
+                        let record = Record::from_report(&report);
+                        eprintln!(
+                            "{label}: build {} ms, run {} ms, {:.0} MiB",
+                            record.build_ms,
+                            record.run_ms,
+                            record.peak_rss_mib()
+                        );
+                        match &mut pooled[i] {
+                            Some(earlier) => earlier.absorb(report),
+                            slot => *slot = Some(report),
+                        }
+                    }
+                    Outcome::Skipped { reason, .. } => {
+                        eprintln!("{label}: not measured: {reason}");
+                        dropped[i] = true;
+                        skipped.push((
+                            e.name().to_string(),
+                            w.name.to_string(),
+                            reason.to_string(),
+                        ));
+                    }
+                    Outcome::Failed { error, .. } => {
+                        failures += 1;
+                        eprintln!("{label}: FAILED: {error}");
+                        dropped[i] = true;
+                        pooled[i] = None;
+                        skipped.push((
+                            e.name().to_string(),
+                            w.name.to_string(),
+                            format!("failed: {error}"),
+                        ));
+                    }
+                }
             }
-            Outcome::Skipped { reason, .. } => {
-                eprintln!("{label}: not measured: {reason}");
-                skipped.push((e.name().to_string(), w.name.to_string(), reason.to_string()));
+        }
+        for report in pooled.into_iter().flatten() {
+            let record = Record::from_report(&report);
+            if opts.json {
+                writeln!(stdout, "{}", serde_json::to_string(&record)?)?;
+                stdout.flush()?;
             }
-            Outcome::Failed { error, .. } => {
-                failures += 1;
-                eprintln!("{label}: FAILED: {error}");
-                skipped.push((
-                    e.name().to_string(),
-                    w.name.to_string(),
-                    format!("failed: {error}"),
-                ));
-            }
+            records.push(record);
         }
     }
     if !opts.json {
+        let samples = if opts.rounds > 1 {
+            format!(
+                "{} runs ({} rounds of {}, alternating the engines)",
+                opts.rounds * opts.runs,
+                opts.rounds,
+                opts.runs
+            )
+        } else {
+            format!("{} runs", opts.runs)
+        };
         writeln!(
             stdout,
-            "Machine: {machine}. Medians of {} runs per engine and workload.\n",
-            opts.runs
+            "Machine: {machine}. Medians of {samples} per engine and workload.\n"
         )?;
         write!(stdout, "{}", report::markdown(&records, &skipped))?;
     }

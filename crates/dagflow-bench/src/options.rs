@@ -15,7 +15,7 @@ use crate::workload::{self, Workload};
 pub const MIN_RUNS: usize = 3;
 
 const USAGE: &str = "\
-dagflow-bench [--json] [--engines a,b] [--workloads x,y] [--runs N] [--timeout-secs S]
+dagflow-bench [--json] [--engines a,b] [--workloads x,y] [--runs N] [--rounds R] [--timeout-secs S]
        dagflow-bench --report FILE
        dagflow-bench --list
        dagflow-bench --emit yaml|make WORKLOAD [--command CMD]
@@ -72,6 +72,17 @@ pub struct Cli {
         conflicts_with_all = ["report", "list", "emit"]
     )]
     pub runs: usize,
+
+    /// Measure each workload in R rounds that alternate the engines (each a
+    /// process of --runs runs); medians over all R x runs samples.
+    #[arg(
+        long,
+        value_name = "R",
+        default_value_t = 1,
+        value_parser = rounds,
+        conflicts_with_all = ["report", "list", "emit", "child"]
+    )]
+    pub rounds: usize,
 
     /// Stop an engine's process after S seconds.
     #[arg(long, value_name = "S", default_value_t = 600, conflicts_with = "mode")]
@@ -141,8 +152,10 @@ pub struct SuiteOptions {
     pub engines: Vec<Engine>,
     /// Workloads to run.
     pub workloads: Vec<Workload>,
-    /// Runs per engine and workload.
+    /// Runs per engine and workload in each round.
     pub runs: usize,
+    /// Rounds per workload, alternating the engines.
+    pub rounds: usize,
     /// Time limit per child process.
     pub timeout: Duration,
     /// JSON lines instead of Markdown.
@@ -185,6 +198,15 @@ fn runs(value: &str) -> Result<usize, String> {
     Ok(n)
 }
 
+fn rounds(value: &str) -> Result<usize, String> {
+    match value.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!(
+            "--rounds takes a whole number of at least 1, not `{value}`"
+        )),
+    }
+}
+
 /// Splits the two values of `--emit` or `--child` (clap guarantees two).
 fn pair(values: &[String]) -> (&str, &str) {
     match values {
@@ -224,6 +246,7 @@ impl Cli {
             engines: self.engines.unwrap_or_else(|| engines::ALL.to_vec()),
             workloads: self.workloads.unwrap_or_else(|| workload::ALL.to_vec()),
             runs: self.runs,
+            rounds: self.rounds,
             timeout: Duration::from_secs(self.timeout_secs),
             json: self.json,
         }))
@@ -279,6 +302,7 @@ mod tests {
         assert_eq!(opts.engines, engines::ALL);
         assert_eq!(opts.workloads, workload::ALL);
         assert_eq!(opts.runs, 5);
+        assert_eq!(opts.rounds, 1);
         assert_eq!(opts.timeout, Duration::from_secs(600));
         assert!(!opts.json);
     }
@@ -390,6 +414,22 @@ mod tests {
             message.contains("unknown format `json` for --emit; use `yaml` or `make`"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn rounds_split_the_measurement_and_zero_rounds_are_refused() {
+        let mode = parse(["--rounds", "3", "--runs", "3"]);
+        let Ok(Mode::Suite(opts)) = mode else {
+            panic!("expected a suite run, got {mode:?}")
+        };
+        assert_eq!((opts.rounds, opts.runs), (3, 3));
+        let message = error(&["--rounds", "0"]);
+        assert!(
+            message.contains("--rounds takes a whole number of at least 1, not `0`"),
+            "{message}"
+        );
+        let message = error(&["--child", "ref-sync", "chain-1000", "--rounds", "2"]);
+        assert!(message.contains("cannot be used with"), "{message}");
     }
 
     #[test]

@@ -21,6 +21,16 @@ pub struct ChildReport {
     pub peak_rss_kb: u64,
 }
 
+impl ChildReport {
+    /// Adds the samples of another process of the same engine and workload
+    /// (a later round); peak memory is the larger of the two.
+    pub fn absorb(&mut self, other: ChildReport) {
+        self.build_ns.extend(other.build_ns);
+        self.run_ns.extend(other.run_ns);
+        self.peak_rss_kb = self.peak_rss_kb.max(other.peak_rss_kb);
+    }
+}
+
 /// One line of the suite's `--json` output: medians over the runs of one
 /// child process.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -106,6 +116,25 @@ fn round_to(value: f64, decimals: i32) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rounds_pool_their_samples_and_keep_the_highest_peak() {
+        let report = |runs: Vec<u64>, rss: u64| ChildReport {
+            engine: "ref-sync".into(),
+            workload: "chain-1000".into(),
+            n: 1000,
+            build_ns: vec![1_000; runs.len()],
+            run_ns: runs,
+            peak_rss_kb: rss,
+        };
+        let mut first = report(vec![9_000_000, 1_000_000, 5_000_000], 300);
+        first.absorb(report(vec![2_000_000, 3_000_000, 4_000_000], 500));
+        let record = Record::from_report(&first);
+        assert_eq!(first.run_ns.len(), 6);
+        // Median of 1, 2, 3, 4, 5, 9 ms.
+        assert_eq!(record.run_ms, 3.5);
+        assert_eq!(record.peak_rss_kb, 500);
+    }
 
     #[test]
     fn median_of_odd_count_is_the_middle_sample() {

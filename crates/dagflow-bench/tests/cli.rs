@@ -82,6 +82,65 @@ fn suite_prints_one_json_line_per_measured_engine_and_workload() {
 }
 
 #[test]
+fn rounds_alternate_the_engines_and_pool_each_engines_samples() {
+    let out = bench()
+        .args([
+            "--json",
+            "--runs",
+            "3",
+            "--rounds",
+            "2",
+            "--engines",
+            "ref-sync,ref-sync-timed",
+            "--workloads",
+            "chain-1000,sleepy-10x100",
+        ])
+        .output()
+        .unwrap_or_else(|e| panic!("could not run dagflow-bench: {e}"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    // The engines take turns: round 1 of both, then round 2 of both.
+    let order: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("chain-1000 (round"))
+        .map(|l| l.split("] ").nth(1).unwrap_or(l))
+        .collect();
+    assert_eq!(
+        order
+            .iter()
+            .map(|l| l.split(':').next().unwrap_or(l))
+            .collect::<Vec<_>>(),
+        [
+            "ref-sync chain-1000 (round 1/2)",
+            "ref-sync-timed chain-1000 (round 1/2)",
+            "ref-sync chain-1000 (round 2/2)",
+            "ref-sync-timed chain-1000 (round 2/2)",
+        ],
+        "{stderr}"
+    );
+    // A skipped pair is said once, not once per round.
+    let skips = stderr
+        .lines()
+        .filter(|l| l.contains("sleepy-10x100 (round 1/2): not measured"))
+        .count();
+    assert_eq!(skips, 2, "{stderr}");
+    assert!(!stderr.contains("sleepy-10x100 (round 2/2)"), "{stderr}");
+    // One record per engine and workload, from both rounds.
+    let records: Vec<Record> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad line {l}: {e}")))
+        .collect();
+    let pairs: Vec<(&str, &str)> = records
+        .iter()
+        .map(|r| (r.engine.as_str(), r.workload.as_str()))
+        .collect();
+    assert_eq!(
+        pairs,
+        [("ref-sync", "chain-1000"), ("ref-sync-timed", "chain-1000")]
+    );
+}
+
+#[test]
 fn unknown_workload_fails_with_the_list_of_known_ones() {
     let out = bench()
         .args(["--workloads", "diamond"])
