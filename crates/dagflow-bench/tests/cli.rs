@@ -8,6 +8,22 @@ fn bench() -> Command {
     Command::new(env!("CARGO_BIN_EXE_dagflow-bench"))
 }
 
+/// The JSON records a suite run printed, one per line.
+fn records_of(stdout: &[u8]) -> Vec<Record> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad line {l}: {e}")))
+        .collect()
+}
+
+/// (engine, workload) of each record, in order.
+fn engine_and_workload(records: &[Record]) -> Vec<(&str, &str)> {
+    records
+        .iter()
+        .map(|r| (r.engine.as_str(), r.workload.as_str()))
+        .collect()
+}
+
 #[test]
 fn child_reports_every_run_and_its_own_peak_memory() {
     let out = bench()
@@ -49,14 +65,8 @@ fn suite_prints_one_json_line_per_measured_engine_and_workload() {
         .unwrap_or_else(|e| panic!("could not run dagflow-bench: {e}"));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    let records: Vec<Record> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad line {l}: {e}")))
-        .collect();
-    let pairs: Vec<(&str, &str)> = records
-        .iter()
-        .map(|r| (r.engine.as_str(), r.workload.as_str()))
-        .collect();
+    let records = records_of(&out.stdout);
+    let pairs = engine_and_workload(&records);
     // ref-sync cannot run sleeping bodies: said on stderr, absent from the JSON.
     assert_eq!(
         pairs,
@@ -126,14 +136,8 @@ fn rounds_alternate_the_engines_and_pool_each_engines_samples() {
     assert_eq!(skips, 2, "{stderr}");
     assert!(!stderr.contains("sleepy-10x100 (round 2/2)"), "{stderr}");
     // One record per engine and workload, from both rounds.
-    let records: Vec<Record> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad line {l}: {e}")))
-        .collect();
-    let pairs: Vec<(&str, &str)> = records
-        .iter()
-        .map(|r| (r.engine.as_str(), r.workload.as_str()))
-        .collect();
+    let records = records_of(&out.stdout);
+    let pairs = engine_and_workload(&records);
     assert_eq!(
         pairs,
         [("ref-sync", "chain-1000"), ("ref-sync-timed", "chain-1000")]
