@@ -8,6 +8,18 @@ fn bench() -> Command {
     Command::new(env!("CARGO_BIN_EXE_dagflow-bench"))
 }
 
+/// Runs the suite with `args`, checks that it succeeded, and returns the
+/// records it printed and its stderr.
+fn suite(args: &[&str]) -> (Vec<Record>, String) {
+    let out = bench()
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("could not run dagflow-bench: {e}"));
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    (records_of(&out.stdout), stderr)
+}
+
 /// The JSON records a suite run printed, one per line.
 fn records_of(stdout: &[u8]) -> Vec<Record> {
     String::from_utf8_lossy(stdout)
@@ -51,21 +63,15 @@ fn child_reports_every_run_and_its_own_peak_memory() {
 
 #[test]
 fn suite_prints_one_json_line_per_measured_engine_and_workload() {
-    let out = bench()
-        .args([
-            "--json",
-            "--runs",
-            "3",
-            "--engines",
-            "ref-sync,ref-tokio",
-            "--workloads",
-            "chain-1000,sleepy-10x100",
-        ])
-        .output()
-        .unwrap_or_else(|e| panic!("could not run dagflow-bench: {e}"));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    let records = records_of(&out.stdout);
+    let (records, stderr) = suite(&[
+        "--json",
+        "--runs",
+        "3",
+        "--engines",
+        "ref-sync,ref-tokio",
+        "--workloads",
+        "chain-1000,sleepy-10x100",
+    ]);
     let pairs = engine_and_workload(&records);
     // ref-sync cannot run sleeping bodies: said on stderr, absent from the JSON.
     assert_eq!(
@@ -93,22 +99,17 @@ fn suite_prints_one_json_line_per_measured_engine_and_workload() {
 
 #[test]
 fn rounds_alternate_the_engines_and_pool_each_engines_samples() {
-    let out = bench()
-        .args([
-            "--json",
-            "--runs",
-            "3",
-            "--rounds",
-            "2",
-            "--engines",
-            "ref-sync,ref-sync-timed",
-            "--workloads",
-            "chain-1000,sleepy-10x100",
-        ])
-        .output()
-        .unwrap_or_else(|e| panic!("could not run dagflow-bench: {e}"));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    let (records, stderr) = suite(&[
+        "--json",
+        "--runs",
+        "3",
+        "--rounds",
+        "2",
+        "--engines",
+        "ref-sync,ref-sync-timed",
+        "--workloads",
+        "chain-1000,sleepy-10x100",
+    ]);
     // The engines take turns: round 1 of both, then round 2 of both.
     let order: Vec<&str> = stderr
         .lines()
@@ -136,7 +137,6 @@ fn rounds_alternate_the_engines_and_pool_each_engines_samples() {
     assert_eq!(skips, 2, "{stderr}");
     assert!(!stderr.contains("sleepy-10x100 (round 2/2)"), "{stderr}");
     // One record per engine and workload, from both rounds.
-    let records = records_of(&out.stdout);
     let pairs = engine_and_workload(&records);
     assert_eq!(
         pairs,
