@@ -120,7 +120,7 @@ impl<'a> StepLoop<'a> {
                     // `Ok` has the layout of a bare `Value`, so the value
                     // reaches its slot without being repacked (converting
                     // to `Result<Value, StepError>` first cost a copy
-                    // through mismatched stores, a third of a no-op step).
+                    // through mismatched stores, 15-25 % of a no-op step).
                     self.in_action = true;
                     let outcome = action.call(&mut self.context);
                     self.in_action = false;
