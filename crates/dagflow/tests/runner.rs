@@ -207,7 +207,9 @@ fn each_step_reports_the_time_it_took() {
         took("timed")
     );
     // A step without an action takes (next to) no time, and the steps'
-    // times never add up to more than the run's.
+    // times add up to no more than the run's. Step times come from the
+    // calibrated time-stamp counter and the run's from the monotonic clock,
+    // whose rates agree to about 0.02 %: hence the 0.5 % allowance.
     assert!(
         took("marker") < Duration::from_millis(5),
         "{:?}",
@@ -215,7 +217,7 @@ fn each_step_reports_the_time_it_took() {
     );
     let total: Duration = result.steps().map(|s| s.duration).sum();
     assert!(
-        total <= result.duration,
+        total <= result.duration.mul_f64(1.005),
         "{total:?} > {:?}",
         result.duration
     );
