@@ -32,7 +32,6 @@ pub(super) struct StepLoop<'a> {
     plan: &'a Plan,
     run_id: &'a Arc<str>,
     observe: bool,
-    clock: StepClock,
     /// The clock reading at the end of the previous step (the start of the
     /// next: one reading per step).
     last: u64,
@@ -53,15 +52,14 @@ impl<'a> StepLoop<'a> {
         run_id: &'a Arc<str>,
         context: WorkflowContext,
     ) -> Self {
-        let clock = StepClock::start();
-        let last = clock.now();
-        let outcomes = Outcomes::new(Arc::clone(plan), clock.clone());
+        // The result keeps the clock, to convert the spans it is asked for.
+        let outcomes = Outcomes::new(Arc::clone(plan), StepClock::start());
+        let last = outcomes.clock.now();
         StepLoop {
             runner,
             plan,
             run_id,
             observe: !runner.observers.is_empty(),
-            clock,
             last,
             position: 0,
             in_action: false,
@@ -112,7 +110,7 @@ impl<'a> StepLoop<'a> {
                     attempt: 1,
                     at: SystemTime::now(),
                 });
-                self.last = self.clock.now();
+                self.last = self.outcomes.clock.now();
             }
             match (&step.action, step.timeout) {
                 (Some(action), None) => {
@@ -160,7 +158,7 @@ impl<'a> StepLoop<'a> {
     /// Raw clock ticks since the previous lap.
     #[inline]
     fn lap(&mut self) -> u64 {
-        let now = self.clock.now();
+        let now = self.outcomes.clock.now();
         let span = now.wrapping_sub(self.last);
         self.last = now;
         span
@@ -172,7 +170,7 @@ impl<'a> StepLoop<'a> {
         self.outcomes.status[position] = TaskStatus::Completed;
         self.counts.completed += 1;
         if self.observe {
-            let duration = Duration::from_nanos(self.clock.nanos(span));
+            let duration = Duration::from_nanos(self.outcomes.clock.nanos(span));
             value = self.emit_completed(position, duration, value);
         }
         self.context
@@ -192,7 +190,7 @@ impl<'a> StepLoop<'a> {
                 task: Arc::clone(dag.name_arc(id)),
                 task_id: id,
                 attempt: 1,
-                duration: Duration::from_nanos(self.clock.nanos(span)),
+                duration: Duration::from_nanos(self.outcomes.clock.nanos(span)),
                 error: error.to_string(),
                 at: SystemTime::now(),
             });

@@ -19,8 +19,8 @@ const CHUNK: usize = 1 << CHUNK_BITS;
 /// One record per task of a run, each set once when the task ends.
 #[derive(Debug, Default)]
 pub(crate) struct RecordTable {
+    /// Full chunks of [`CHUNK`] records, the last one possibly shorter.
     chunks: Box<[Box<[OnceLock<Finished>]>]>,
-    len: usize,
 }
 
 impl RecordTable {
@@ -32,7 +32,7 @@ impl RecordTable {
                 (0..size).map(|_| OnceLock::new()).collect()
             })
             .collect();
-        RecordTable { chunks, len }
+        RecordTable { chunks }
     }
 
     /// The record of task `index`.
@@ -45,7 +45,9 @@ impl RecordTable {
 
     /// Number of records (tasks).
     pub(crate) fn len(&self) -> usize {
-        self.len
+        self.chunks
+            .last()
+            .map_or(0, |last| (self.chunks.len() - 1) * CHUNK + last.len())
     }
 
     /// The records in task order.

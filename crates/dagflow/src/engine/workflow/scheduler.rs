@@ -465,8 +465,7 @@ impl RunShared {
     /// `handle` is the caller's (see [`RunHandle`]): dependents spawned
     /// one by one share it.
     pub(super) fn finish(handle: &RunHandle, id: TaskId, execution: Execution) -> Option<TaskId> {
-        let this: &Arc<Self> = handle;
-        let run: &RunShared = this;
+        let run: &RunShared = handle;
         let Execution {
             mut finished,
             last_attempt,
@@ -489,7 +488,7 @@ impl RunShared {
             run.release_dependents(t, false, &mut ready, &mut cascade);
         }
         if ready.others.len() > SPAWN_AT_MOST {
-            this.start_batch(ready.others);
+            handle.start_batch(ready.others);
         } else {
             for &d in &ready.others {
                 spawn(handle, d);
