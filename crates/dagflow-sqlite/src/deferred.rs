@@ -24,7 +24,14 @@ use crate::error::SqliteError;
 
 /// How long the writer waits for more deferred appends before committing
 /// the ones it has, unless someone waits for them.
-pub(crate) const LINGER: Duration = Duration::from_millis(2);
+///
+/// A task that needs an end committed asks for it at once, so this bounds
+/// only how late an end no task is waiting for reaches the file. Each
+/// commit writes every page it touched (the entries' and the summaries'),
+/// so longer groups write much less: for 1,000 quick shell tasks at 2 ms
+/// the commits wrote about 9 MB of log in 210 transactions, at 20 ms
+/// about 3.5 MB in 28, and the run with its teardown took 5-10 % less.
+pub(crate) const LINGER: Duration = Duration::from_millis(20);
 
 /// Positions of deferred appends: queued, committed, and the failures not
 /// reported yet.
