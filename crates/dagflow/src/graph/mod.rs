@@ -432,6 +432,38 @@ mod tests {
     }
 
     #[test]
+    fn names_added_later_resolve_and_an_unknown_one_among_them_is_named() {
+        // Every dependency names a task added after it (kept by name until
+        // the build), with names of different lengths.
+        let dag = Dag::from_tasks([
+            ("deploy", vec!["integration-tests", "b"]),
+            ("integration-tests", vec!["build"]),
+            ("b", vec!["build"]),
+            ("build", vec![]),
+        ])
+        .unwrap();
+        let names = |ids: &[TaskId]| ids.iter().map(|&t| dag.name(t)).collect::<Vec<_>>();
+        let deploy = dag.id("deploy").unwrap();
+        assert_eq!(names(dag.dependencies(deploy)), ["integration-tests", "b"]);
+        let build = dag.id("build").unwrap();
+        assert_eq!(names(dag.dependents(build)), ["integration-tests", "b"]);
+
+        let err = Dag::from_tasks([
+            ("deploy", vec!["integration-tests", "b"]),
+            ("b", vec!["buld"]),
+            ("integration-tests", vec![]),
+        ])
+        .unwrap_err();
+        assert_eq!(
+            err,
+            GraphError::UnknownDependency {
+                task: "b".into(),
+                dependency: "buld".into()
+            }
+        );
+    }
+
+    #[test]
     fn duplicate_task_is_rejected_when_added() {
         let mut b = DagBuilder::new();
         b.add("a", [] as [&str; 0]).unwrap();
