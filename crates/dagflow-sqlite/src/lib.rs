@@ -10,7 +10,7 @@
 //!   acknowledged entry survives the crash of the process (`SIGKILL`
 //!   included); with [`Synchronous::Full`] it also survives power loss. The
 //!   async engine journals a task's end with a deferred append (committed
-//!   in the background within milliseconds, several per transaction) and
+//!   in the background within 20 ms, many per transaction) and
 //!   waits for it only before starting a dependent, so a step's result is
 //!   durable before any step that depends on it starts.
 //! - **Analytics in SQL.** Summary tables maintained on insert make every
