@@ -14,9 +14,10 @@ use rusqlite::{params, Connection, OptionalExtension};
 use crate::batch::RunMarks;
 use crate::multirow::Template;
 
+/// `OR FAIL` for the reason given at the writer's entry insert.
 static INSERT_SPANS: LazyLock<Template> = LazyLock::new(|| {
     Template::new(
-        "INSERT INTO run_spans (workflow_id, first_id, last_id)",
+        "INSERT OR FAIL INTO run_spans (workflow_id, first_id, last_id)",
         3,
         "",
     )

