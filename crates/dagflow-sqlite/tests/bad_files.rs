@@ -166,8 +166,11 @@ fn a_read_only_file_is_refused_for_writing_and_still_readable_with_read_only() {
     assert_eq!(bytes(&path), before);
 }
 
-#[test]
-fn a_full_journal_reports_full_and_keeps_every_acknowledged_entry() {
+/// Appends runs of one start and `steps` step entries to a journal limited
+/// to 64 pages until it is full, then checks that the failed append left
+/// nothing behind and that every acknowledged entry is still there.
+fn fill_until_full_and_check(steps: usize) {
+    let per_run = steps as u64 + 1;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("journal.db");
     let acknowledged = {
@@ -177,7 +180,7 @@ fn a_full_journal_reports_full_and_keeps_every_acknowledged_entry() {
         let error = loop {
             let run = format!("run-{acknowledged}");
             let batch: Vec<JournalEntry> = std::iter::once(start(&run))
-                .chain((0..20).map(|i| step(&run, i)))
+                .chain((0..steps).map(|i| step(&run, i)))
                 .collect();
             match store.append_entries(&batch) {
                 Ok(()) => acknowledged += batch.len() as u64,
@@ -202,7 +205,7 @@ fn a_full_journal_reports_full_and_keeps_every_acknowledged_entry() {
     assert_eq!(store.entry_count().unwrap(), acknowledged);
     assert_eq!(
         store.by_event_type(EventType::WorkflowStart).unwrap().len() as u64,
-        acknowledged / 21
+        acknowledged / per_run
     );
     store
         .append(&[start("after")])
@@ -213,4 +216,16 @@ fn a_full_journal_reports_full_and_keeps_every_acknowledged_entry() {
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .unwrap();
     assert_eq!(check, "ok");
+}
+
+#[test]
+fn a_full_journal_reports_full_and_keeps_every_acknowledged_entry() {
+    fill_until_full_and_check(20);
+}
+
+#[test]
+fn a_journal_filling_up_inside_a_multi_row_insert_keeps_none_of_its_rows() {
+    // 150 entries per append: the entries go in by statements of 32 rows,
+    // inserted `OR FAIL`, so the disk fills in the middle of one of them.
+    fill_until_full_and_check(149);
 }
