@@ -22,12 +22,7 @@ fn child_process_entry_point() {
 #[test]
 fn a_live_run_is_not_resumed_until_its_process_dies() {
     let s = setup();
-    let mut vars = workflow_vars(&s, "pipeline", "live-run");
-    vars.push(("SLOW_TASK", "package".to_string()));
-    let mut child = spawn_child("workflow", &vars);
-    wait_until("the slow task to start", Duration::from_secs(60), || {
-        s.effects.join("package.started").exists()
-    });
+    let mut child = spawn_paused_at(&s, "live-run", "package");
     let store = SqliteStore::open(&s.journal).unwrap();
     match store.claim_resume("live-run") {
         Err(SqliteError::RunStillLive { pid, .. }) => assert_eq!(pid, child.id()),

@@ -21,12 +21,7 @@ fn child_process_entry_point() {
 #[test]
 fn a_run_killed_mid_way_resumes_and_every_side_effect_happens_once() {
     let s = setup();
-    let mut vars = workflow_vars(&s, "pipeline", "run-1");
-    vars.push(("SLOW_TASK", "package".to_string()));
-    let mut child = spawn_child("workflow", &vars);
-    wait_until("the slow task to start", Duration::from_secs(60), || {
-        s.effects.join("package.started").exists()
-    });
+    let mut child = spawn_paused_at(&s, "run-1", "package");
     // `docs` is not upstream of `package` and runs beside it: kill only once
     // its completion is journaled, so every step but the slow one is done.
     let reader = SqliteStore::open_with(&s.journal, SqliteOptions::new().read_only(true))

@@ -296,3 +296,19 @@ pub fn workflow_vars(s: &Setup, shape: &str, run_id: &str) -> Vec<(&'static str,
         ("RUN_ID", run_id.to_string()),
     ]
 }
+
+/// Starts run `run_id` of the `pipeline` shape in a child process and
+/// returns once its task `slow` has started (it then sleeps until killed
+/// or done), so the parent can act while the run is mid-way.
+pub fn spawn_paused_at(s: &Setup, run_id: &str, slow: &str) -> Child {
+    let mut vars = workflow_vars(s, "pipeline", run_id);
+    vars.push(("SLOW_TASK", slow.to_string()));
+    let child = spawn_child("workflow", &vars);
+    let started = s.effects.join(format!("{slow}.started"));
+    wait_until(
+        &format!("the slow task `{slow}` to start"),
+        Duration::from_secs(60),
+        || started.exists(),
+    );
+    child
+}
