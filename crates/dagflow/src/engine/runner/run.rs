@@ -26,6 +26,15 @@ use super::step::StepAction;
 use super::WorkflowRunner;
 use crate::event::{panic_message, StatusCounts, TaskStatus, WorkflowEvent};
 
+/// How many positions ahead of the running step the loop prefetches an
+/// action's closure. Fetching a closure from memory takes longer than
+/// running several no-op steps, so the hint has to be issued well before
+/// the step starts. On `layered-100x1000` (100,000 steps whose closures lie
+/// scattered between the blocks their names and dependency lists were
+/// built in) medians of 20 runs: 4 ahead 6.3 ms, 8 ahead 5.0 ms, 16 ahead
+/// 4.5 ms, none 11.8 ms.
+const PREFETCH_AHEAD: usize = 16;
+
 /// The state of one run as the loop advances through the plan.
 pub(super) struct StepLoop<'a> {
     runner: &'a WorkflowRunner,
@@ -92,6 +101,11 @@ impl<'a> StepLoop<'a> {
         let plan = self.plan;
         while let Some(step) = plan.steps.get(self.position) {
             let position = self.position;
+            if let Some(ahead) = plan.steps.get(position + PREFETCH_AHEAD) {
+                if let Some(action) = &ahead.action {
+                    action.prefetch();
+                }
+            }
             // Until a step fails, every step before this one completed (a
             // skip needs a failure upstream), and dependencies come before
             // their dependents in the plan: there is nothing to check.
