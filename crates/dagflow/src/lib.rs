@@ -8,6 +8,7 @@ pub mod engine;
 pub mod event;
 pub mod graph;
 pub mod journal;
+mod prefetch;
 pub mod templates;
 mod thread_copy;
 

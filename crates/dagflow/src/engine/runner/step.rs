@@ -32,23 +32,12 @@ impl StepAction {
         }))
     }
 
-    /// Asks the CPU to start loading the action's closure into the cache,
-    /// without waiting for it. The run loop calls this for a step a few
-    /// positions ahead: closures are separate heap blocks wherever the
-    /// allocator put them, and on large graphs fetching each one from
-    /// memory when its step starts was most of a no-op step's time. Only a
-    /// hint: on targets other than x86-64 it does nothing.
+    /// Asks the CPU to start loading the action's closure (see
+    /// `crate::prefetch`); the run loop calls it for a step some positions
+    /// ahead.
     #[inline(always)]
     pub(crate) fn prefetch(&self) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            let closure = Arc::as_ptr(&self.0).cast::<i8>();
-            // SAFETY: `prefetcht0` belongs to SSE, which every x86-64 CPU
-            // has. It reads nothing into the program and never faults, so
-            // any address is sound; this one points into a live `Arc`.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(closure) }
-        }
+        crate::prefetch::prefetch(&*self.0);
     }
 
     /// Runs the action.

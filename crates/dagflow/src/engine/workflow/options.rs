@@ -299,6 +299,16 @@ impl TaskTable {
         })
     }
 
+    /// Starts loading the action of the task with index `index` into the
+    /// cache (see `crate::prefetch`): called when the task becomes ready,
+    /// some time before it starts.
+    #[inline]
+    pub(crate) fn prefetch_action(&self, index: usize) {
+        if let Some(action) = self.actions.get(index) {
+            crate::prefetch::prefetch(&*action.0);
+        }
+    }
+
     /// The extras of the task with index `index`, if it has any.
     pub(crate) fn extras(&self, index: usize) -> Option<&TaskExtras> {
         if self.extras.is_empty() {

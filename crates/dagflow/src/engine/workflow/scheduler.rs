@@ -164,6 +164,20 @@ impl RunShared {
     }
 
     /// Stores how task `id` ended (once).
+    /// Starts loading what running `id` will touch into the cache (see
+    /// `crate::prefetch`): its action, its record and, for the events
+    /// observers get, its name. Called when it becomes ready.
+    #[inline]
+    fn prefetch_task(&self, id: TaskId) {
+        self.tasks.prefetch_action(id.index());
+        if let Some(slot) = self.finished.get(id.index()) {
+            crate::prefetch::prefetch(slot);
+        }
+        if self.observers.is_some() {
+            crate::prefetch::prefetch(&**self.dag.name_arc(id));
+        }
+    }
+
     fn record(&self, id: TaskId, finished: Finished) {
         let code = status_code(finished.status);
         if let Some(slot) = self.finished.get(id.index()) {
@@ -520,6 +534,7 @@ impl RunShared {
                 Finished::settled(TaskStatus::Skipped, Arc::clone(&self.dependency_failed))
             } else {
                 self.take_mark(d);
+                self.prefetch_task(d);
                 if ready.first.is_none() {
                     ready.first = Some(d);
                 } else {

@@ -1,0 +1,45 @@
+//! Cache prefetch hints for the engines' hot loops.
+//!
+//! Every task's action is a closure in a heap block of its own, placed
+//! wherever the allocator found room while the graph was built. On graphs
+//! of 100,000 tasks those blocks are scattered over tens of MiB, and
+//! loading each one from memory when its task starts took longer than
+//! running a no-op task. The engines know a little ahead which actions they
+//! will call (the sync runner's plan order, the async engine's ready tasks
+//! and batches), so they ask the CPU to start loading them early.
+
+/// Asks the CPU to start loading the cache line holding the start of
+/// `value`, without waiting for it.
+///
+/// Only a hint: it changes no result, and on targets other than x86-64 it
+/// does nothing.
+#[inline(always)]
+pub(crate) fn prefetch<T: ?Sized>(value: &T) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let address = std::ptr::from_ref(value).cast::<i8>();
+        // SAFETY: `prefetcht0` belongs to SSE, which every x86-64 CPU has.
+        // It never faults and reads nothing into the program; the address
+        // comes from a live reference anyway.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(address) }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = value;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefetching_leaves_values_unchanged() {
+        let boxed: Box<dyn Fn() -> u64> = Box::new(|| 7);
+        let text = String::from("layered");
+        prefetch(&*boxed);
+        prefetch(text.as_str());
+        prefetch(&[1u8, 2, 3][..]);
+        assert_eq!(boxed(), 7);
+        assert_eq!(text, "layered");
+    }
+}
