@@ -5,8 +5,9 @@
 //! of 100,000 tasks those blocks are scattered over tens of MiB, and
 //! loading each one from memory when its task starts took longer than
 //! running a no-op task. The engines know a little ahead which actions they
-//! will call (the sync runner's plan order, the async engine's ready tasks
-//! and batches), so they ask the CPU to start loading them early.
+//! will call (the sync runner's plan order; in the async engine, a task
+//! that has just become ready), so they ask the CPU to start loading them
+//! early.
 
 /// Asks the CPU to start loading the cache line holding the start of
 /// `value`, without waiting for it.

@@ -75,10 +75,6 @@ impl Drop for ActiveGuard {
 /// batch (see [`RunShared::start_batch`]), which costs a few spawns itself.
 pub(super) const SPAWN_AT_MOST: usize = 8;
 
-/// How far ahead in a batch a driver prefetches the actions of the tasks it
-/// will start (see `crate::prefetch`).
-const PREFETCH_AHEAD: usize = 8;
-
 /// The dependents a finishing task made ready.
 #[derive(Default)]
 pub(super) struct Ready {
@@ -112,9 +108,6 @@ pub(super) async fn drive_batch(guard: ActiveGuard, batch: Arc<Batch>) {
         }
         let last = (first + step).min(len);
         for (i, &id) in batch.ids[first..last].iter().enumerate() {
-            if let Some(&ahead) = batch.ids.get(first + i + PREFETCH_AHEAD) {
-                run.tasks.prefetch_action(ahead.index());
-            }
             let mut task = Box::pin(drive(ActiveGuard::uncounted(Arc::clone(run)), id));
             // Polled here with this driver's waker; once spawned, the
             // runtime polls it again at once and it registers the task's
