@@ -28,19 +28,3 @@ pub(crate) fn prefetch<T: ?Sized>(value: &T) {
     #[cfg(not(target_arch = "x86_64"))]
     let _ = value;
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn prefetching_leaves_values_unchanged() {
-        let boxed: Box<dyn Fn() -> u64> = Box::new(|| 7);
-        let text = String::from("layered");
-        prefetch(&*boxed);
-        prefetch(text.as_str());
-        prefetch(&[1u8, 2, 3][..]);
-        assert_eq!(boxed(), 7);
-        assert_eq!(text, "layered");
-    }
-}

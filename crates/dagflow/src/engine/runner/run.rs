@@ -295,3 +295,58 @@ fn run_with_timeout(
         Err(RecvTimeoutError::Disconnected) => Err(StepError::Lost),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use serde_json::{json, Value};
+
+    use crate::engine::runner::{WorkflowContext, WorkflowRunner, WorkflowStep};
+    use crate::event::TaskStatus;
+
+    /// Longer than the prefetch window, added sink first, with steps
+    /// without actions and a panic inside the window: every action runs
+    /// once, in dependency order, and every result lands on its own step.
+    #[test]
+    fn long_runs_call_each_action_once_in_order_across_the_prefetch_window() {
+        let steps = 6 * super::PREFETCH_AHEAD;
+        let panics_at = 3 * super::PREFETCH_AHEAD - 2;
+        let actionless = |i: usize| i % 7 == 3;
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let mut runner = WorkflowRunner::new("long-chain");
+        for i in (0..steps).rev() {
+            let mut step = WorkflowStep::new(format!("s{i}"));
+            if i == panics_at {
+                step = step
+                    .action(|_: &mut WorkflowContext| -> Result<Value, String> { panic!("boom") });
+            } else if !actionless(i) {
+                let log = Arc::clone(&log);
+                step = step.action(move |_: &mut WorkflowContext| {
+                    log.lock().map_err(|e| e.to_string())?.push(i);
+                    Ok::<_, String>(json!(i))
+                });
+            }
+            if i > 0 {
+                step = step.depends_on([format!("s{}", i - 1)]);
+            }
+            runner.add_step(step).unwrap();
+        }
+        let result = runner.run(WorkflowContext::new()).unwrap();
+        let ran: Vec<usize> = (0..panics_at).filter(|&i| !actionless(i)).collect();
+        assert_eq!(*log.lock().unwrap(), ran);
+        assert_eq!(result.steps().len(), steps);
+        for (i, step) in result.steps().enumerate() {
+            let (status, value) = match i {
+                i if i == panics_at => (TaskStatus::Failed, None),
+                i if i > panics_at => (TaskStatus::Skipped, None),
+                i if actionless(i) => (TaskStatus::Completed, Some(Value::Null)),
+                i => (TaskStatus::Completed, Some(json!(i))),
+            };
+            assert_eq!(step.name, format!("s{i}"));
+            assert_eq!((step.status, step.result.cloned()), (status, value), "s{i}");
+        }
+        let counts = (result.completed, result.failed, result.skipped);
+        assert_eq!(counts, (panics_at, 1, steps - panics_at - 1));
+    }
+}

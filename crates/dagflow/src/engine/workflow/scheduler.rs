@@ -163,7 +163,6 @@ impl RunShared {
         self.finished.get(id.index())?.get()?.output()
     }
 
-    /// Stores how task `id` ended (once).
     /// Starts loading what running `id` will touch into the cache (see
     /// `crate::prefetch`): its action, its record and, for the events
     /// observers get, its name. Called when it becomes ready.
@@ -178,6 +177,7 @@ impl RunShared {
         }
     }
 
+    /// Stores how task `id` ended (once).
     fn record(&self, id: TaskId, finished: Finished) {
         let code = status_code(finished.status);
         if let Some(slot) = self.finished.get(id.index()) {
