@@ -101,10 +101,9 @@ impl<'a> StepLoop<'a> {
         let plan = self.plan;
         while let Some(step) = plan.steps.get(self.position) {
             let position = self.position;
-            if let Some(ahead) = plan.steps.get(position + PREFETCH_AHEAD) {
-                if let Some(action) = &ahead.action {
-                    action.prefetch();
-                }
+            let ahead = plan.steps.get(position + PREFETCH_AHEAD);
+            if let Some(action) = ahead.and_then(|s| s.action.as_ref()) {
+                action.prefetch();
             }
             // Until a step fails, every step before this one completed (a
             // skip needs a failure upstream), and dependencies come before

@@ -84,6 +84,13 @@ impl Action {
     {
         Action(Arc::new(BlockingAction(Arc::new(action))))
     }
+
+    /// Asks the CPU to start loading the action's closure (see
+    /// `crate::prefetch`).
+    #[inline(always)]
+    pub(crate) fn prefetch(&self) {
+        crate::prefetch::prefetch(&*self.0);
+    }
 }
 
 /// Options of one task: dependencies, timeout, retries, condition, result
@@ -305,7 +312,7 @@ impl TaskTable {
     #[inline]
     pub(crate) fn prefetch_action(&self, index: usize) {
         if let Some(action) = self.actions.get(index) {
-            crate::prefetch::prefetch(&*action.0);
+            action.prefetch();
         }
     }
 
