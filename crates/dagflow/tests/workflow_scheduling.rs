@@ -325,6 +325,36 @@ async fn time_queued_for_a_concurrency_slot_is_not_part_of_a_tasks_duration() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_task_along_a_chain_reports_its_own_duration() {
+    // b runs right after a on the same driver, which takes a's end as b's
+    // start: b must not report a's time, nor c the time of a and b.
+    let log = Log::new();
+    let mut wf = Workflow::new("timed-chain");
+    wf.add_task("a", logged(&log, 120), TaskOptions::new())
+        .add_task("b", logged(&log, 0), TaskOptions::new().depends_on(["a"]))
+        .add_task("c", logged(&log, 40), TaskOptions::new().depends_on(["b"]));
+    wf.run().await.unwrap();
+    let summary = wf.summary();
+    let duration = |name: &str| summary.task(name).unwrap().duration;
+    assert!(
+        duration("a") >= Duration::from_millis(120),
+        "a: {:?}",
+        duration("a")
+    );
+    // Loose upper bounds for loaded machines, below what double counting gives.
+    assert!(
+        duration("b") < Duration::from_millis(60),
+        "b: {:?}",
+        duration("b")
+    );
+    let c = duration("c");
+    assert!(
+        c >= Duration::from_millis(40) && c < Duration::from_millis(120),
+        "c: {c:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_context_kept_after_its_task_ends_does_not_hold_up_the_run() {
     // Enough roots that batch drivers start them, and a chain after one of
     // them; `keeper` hands a copy of its context to a detached tokio task.

@@ -2,6 +2,7 @@
 //! panics caught, result transform, retries with backoff.
 
 use std::future::Future;
+use std::num::NonZeroU64;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -25,6 +26,11 @@ use crate::graph::TaskId;
 pub(crate) struct Execution {
     pub(crate) finished: Finished,
     pub(crate) last_attempt: Duration,
+    /// The run clock's raw reading when the task's action returned, on the
+    /// lean path only: a driver that goes straight on with a dependent may
+    /// take it as that task's start (see [`execute`]). Non-zero so that it
+    /// fits in 8 bytes; a reading of 0 is simply not passed on.
+    pub(crate) ended: Option<NonZeroU64>,
 }
 
 impl Execution {
@@ -32,6 +38,7 @@ impl Execution {
         Execution {
             finished: Finished::settled(status, reason),
             last_attempt: Duration::ZERO,
+            ended: None,
         }
     }
 }
@@ -41,7 +48,19 @@ impl Execution {
 /// A task without options takes a lean path whose future stays small (it
 /// lives in every spawned tokio task); options go through a boxed general
 /// path.
-pub(crate) async fn execute(handle: &RunHandle, id: TaskId) -> Execution {
+///
+/// `since` is a raw clock reading the lean path takes as the task's start
+/// instead of reading the clock again: the [`Execution::ended`] of the task
+/// the same driver ran just before, when nothing but the engine's own
+/// bookkeeping (no observer, no yield to the runtime) came between. The
+/// counter read costs about a tenth of a no-op task, and along a chain
+/// every task would otherwise read it twice. The sync runner times its
+/// steps the same way.
+pub(crate) async fn execute(
+    handle: &RunHandle,
+    id: TaskId,
+    since: Option<NonZeroU64>,
+) -> Execution {
     // Fields are read through the run itself; the handle only to clone it
     // (its count is the line that moves between cores, see `RunHandle`).
     let run: &RunShared = handle;
@@ -61,17 +80,21 @@ pub(crate) async fn execute(handle: &RunHandle, id: TaskId) -> Execution {
     };
     run.wait_durable(id);
     run.emit_started(id, 1);
-    // The run's raw counter, not `Instant::now()`: two readings per task
-    // are a good part of a quick task's cost (see `runner/clock.rs`).
-    let started = run.clock.raw();
+    // The run's raw counter, not `Instant::now()`: its readings are a good
+    // part of a quick task's cost (see `runner/clock.rs`).
+    let started = since.map_or_else(|| run.clock.raw(), NonZeroU64::get);
     let ctx = TaskContext::new(Arc::clone(handle), id, 1);
     let outcome = match start(action, ctx) {
         Ok(started) => Abandonable::new(run, started).await,
         Err(error) => Err(error),
     };
-    let duration = Duration::from_nanos(run.clock.delta_as_nanos(started, run.clock.raw()));
+    let ended = run.clock.raw();
+    let duration = Duration::from_nanos(run.clock.delta_as_nanos(started, ended));
     match outcome {
-        Ok(value) => completed(value, 1, duration, duration),
+        Ok(value) => Execution {
+            ended: NonZeroU64::new(ended),
+            ..completed(value, 1, duration, duration)
+        },
         Err(error) if run.is_cancelling() => {
             let reason = run
                 .stop_reason()
@@ -172,6 +195,7 @@ fn completed(value: Value, attempts: u32, total: Duration, last: Duration) -> Ex
             outcome: Outcome::Owned(value),
         },
         last_attempt: last,
+        ended: None,
     }
 }
 
@@ -185,6 +209,7 @@ fn failed(error: TaskError, attempts: u32, total: Duration, last: Duration) -> E
             outcome: Outcome::Note(Box::new(Note::Error(Arc::new(error)))),
         },
         last_attempt: last,
+        ended: None,
     }
 }
 
@@ -210,6 +235,7 @@ fn stopped(
                 outcome: Outcome::Note(Box::new(Note::Reason(reason))),
             },
             last_attempt: last,
+            ended: None,
         },
         None => Execution::settled(TaskStatus::Cancelled, reason),
     }

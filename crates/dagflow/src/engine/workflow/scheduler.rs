@@ -484,6 +484,7 @@ impl RunShared {
         let Execution {
             mut finished,
             last_attempt,
+            ..
         } = execution;
         let completed = finished.status == TaskStatus::Completed;
         if finished.status == TaskStatus::Failed && run.fail_fast {
