@@ -53,6 +53,7 @@ mod fast_hash;
 mod lease;
 mod multirow;
 mod options;
+mod packed;
 mod queries;
 mod schema;
 mod spans;

@@ -57,17 +57,35 @@ pub(crate) mod sql {
                sum(cancelled), sum(flaky), sum(completed_duration_us), max(max_us)
         FROM step_stats WHERE ?1 IS NULL OR workflow_name = ?1
         GROUP BY step_name ORDER BY step_name";
+    /// Bucket counts per step name, from the one-integer keys (a rowid
+    /// range per step key) and the version-2 rows of larger step keys.
     pub const STEP_HISTOGRAMS: &str = "
-        SELECT s.step_name, b.bucket, sum(b.count)
-        FROM step_duration_buckets AS b JOIN step_stats AS s ON s.step_key = b.step_key
-        WHERE ?1 IS NULL OR s.workflow_name = ?1
-        GROUP BY s.step_name, b.bucket ORDER BY s.step_name, b.bucket";
+        SELECT step_name, bucket, sum(count) FROM (
+            SELECT s.step_name AS step_name, b.bucket_key & 1099511627775 AS bucket,
+                   b.count AS count
+            FROM step_stats AS s JOIN step_buckets AS b
+              ON b.bucket_key BETWEEN s.step_key << 40 AND (s.step_key << 40) + 1099511627775
+            WHERE s.step_key BETWEEN 0 AND 8388607 AND (?1 IS NULL OR s.workflow_name = ?1)
+            UNION ALL
+            SELECT s.step_name, b.bucket, b.count
+            FROM step_duration_buckets AS b JOIN step_stats AS s ON s.step_key = b.step_key
+            WHERE ?1 IS NULL OR s.workflow_name = ?1)
+        GROUP BY step_name, bucket ORDER BY step_name, bucket";
     pub const KEYS_OF_STEP: &str = "
         SELECT step_key FROM step_stats
         WHERE step_name = ?1 AND completed > 0 AND (?2 IS NULL OR workflow_name = ?2)";
+    /// The distinct durations of step key ?1 from ?2 to ?3 µs with their
+    /// counts, unordered: a rowid range of the one-integer keys (empty when
+    /// the range or the step key lies outside them) and the version-2 rows
+    /// of what does not fit.
     pub const DURATIONS_IN_BUCKET: &str = "
+        SELECT duration_key & 1099511627775, count FROM step_durations
+        WHERE ?1 BETWEEN 0 AND 8388607
+          AND duration_key BETWEEN (?1 << 40) + min(max(?2, 0), 1099511627776)
+                               AND (?1 << 40) + min(?3, 1099511627775)
+        UNION ALL
         SELECT duration_us, count FROM step_duration_counts
-        WHERE step_key = ?1 AND duration_us BETWEEN ?2 AND ?3 ORDER BY duration_us";
+        WHERE step_key = ?1 AND duration_us BETWEEN ?2 AND ?3";
     pub const WORKFLOW_NAMES: &str = "SELECT workflow_name FROM workflow_stats";
     pub const DURATIONS_OF_WORKFLOW: &str = "
         SELECT id, duration_us FROM entries INDEXED BY entries_lifecycle
@@ -290,9 +308,7 @@ impl<'a> Reader<'a> {
                 counts.push(row.map_err(&err)?);
             }
         }
-        if keys.len() > 1 {
-            counts.sort_unstable_by_key(|&(duration, _)| duration);
-        }
+        counts.sort_unstable_by_key(|&(duration, _)| duration);
         let mut seen = 0;
         for (duration, count) in counts {
             seen += count;
@@ -497,12 +513,21 @@ mod tests {
                 "{query}: {plan}"
             );
         }
+        // Percentiles: rowid ranges of the one-integer keys, and the
+        // primary key of the rows that do not fit them.
         let durations = plan(&conn, sql::DURATIONS_IN_BUCKET);
         assert!(
-            durations.contains("SEARCH step_duration_counts USING PRIMARY KEY"),
+            durations
+                .contains("SEARCH step_durations USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)")
+                && durations.contains("SEARCH step_duration_counts USING PRIMARY KEY"),
             "{durations}"
         );
         assert!(!durations.contains("TEMP B-TREE"), "{durations}");
+        let histograms = plan(&conn, sql::STEP_HISTOGRAMS);
+        assert!(
+            histograms.contains("SEARCH b USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)"),
+            "{histograms}"
+        );
         // `recent` walks the table backwards by rowid.
         let recent = plan(&conn, sql::RECENT);
         assert!(

@@ -17,7 +17,7 @@ use crate::summary::SummaryDelta;
 pub(crate) const APPLICATION_ID: i64 = 0x6461_6766;
 
 /// The schema version this build writes.
-pub const LATEST_VERSION: i64 = 2;
+pub const LATEST_VERSION: i64 = 3;
 
 /// Version 1: the entries and what finds them.
 ///
@@ -131,6 +131,37 @@ CREATE TABLE run_leases (
 CREATE INDEX run_leases_by_token ON run_leases(token);
 ";
 
+/// Version 3: the duration counts and bucket counts keyed by one integer
+/// each (see packed.rs); the version-2 tables keep what does not fit.
+/// Existing rows move over in the migration.
+pub(crate) const VERSION_3: &str = "
+-- Exact counts of completed durations: duration_key is
+-- step_key << 40 | duration_us, for step keys up to 8388607 and durations
+-- from 0 to 1099511627775 us. Other durations stay in step_duration_counts.
+CREATE TABLE step_durations (
+    duration_key INTEGER PRIMARY KEY,
+    count        INTEGER NOT NULL
+);
+-- Counts per duration bucket: bucket_key is step_key << 40 | bucket. Rows
+-- of larger step keys stay in step_duration_buckets.
+CREATE TABLE step_buckets (
+    bucket_key INTEGER PRIMARY KEY,
+    count      INTEGER NOT NULL
+);
+INSERT INTO step_durations (duration_key, count)
+    SELECT (step_key << 40) + duration_us, count FROM step_duration_counts
+    WHERE step_key BETWEEN 0 AND 8388607 AND duration_us BETWEEN 0 AND 1099511627775
+    ORDER BY 1;
+DELETE FROM step_duration_counts
+    WHERE step_key BETWEEN 0 AND 8388607 AND duration_us BETWEEN 0 AND 1099511627775;
+INSERT INTO step_buckets (bucket_key, count)
+    SELECT (step_key << 40) + bucket, count FROM step_duration_buckets
+    WHERE step_key BETWEEN 0 AND 8388607 AND bucket BETWEEN 0 AND 1099511627775
+    ORDER BY 1;
+DELETE FROM step_duration_buckets
+    WHERE step_key BETWEEN 0 AND 8388607 AND bucket BETWEEN 0 AND 1099511627775;
+";
+
 /// What the header of a file says, read without writing anything.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Header {
@@ -191,6 +222,9 @@ pub(crate) fn check_header(
 }
 
 /// Applies every migration above the file's version, up to `target`.
+///
+/// A `target` below [`LATEST_VERSION`] (tests build old files that way)
+/// creates that version's tables and leaves its summaries empty.
 pub(crate) fn migrate(
     conn: &mut Connection,
     path: &Path,
@@ -220,12 +254,15 @@ pub(crate) fn migrate(
         tracing::info!(path = %path.display(), version = next, "upgrading the journal schema");
         match next {
             1 => tx.execute_batch(VERSION_1).map_err(&err)?,
-            2 => {
-                tx.execute_batch(VERSION_2).map_err(&err)?;
-                backfill_summaries(&tx, path, busy_ms)?;
-            }
+            2 => tx.execute_batch(VERSION_2).map_err(&err)?,
+            3 => tx.execute_batch(VERSION_3).map_err(&err)?,
             _ => unreachable_version(path, next)?,
         }
+    }
+    // Summaries are built once every table exists, in the writer's layout,
+    // which is the latest version's.
+    if version < 2 && target == LATEST_VERSION {
+        backfill_summaries(&tx, path, busy_ms)?;
     }
     tx.pragma_update(None, "application_id", APPLICATION_ID)
         .map_err(&err)?;
@@ -242,7 +279,8 @@ fn unreachable_version(path: &Path, version: i64) -> Result<(), SqliteError> {
     })
 }
 
-/// Builds the version-2 summaries from the entries a version-1 file holds.
+/// Builds the summaries from the entries (of a version-1 file, or after
+/// they were cleared).
 pub(crate) fn backfill_summaries(
     conn: &Connection,
     path: &Path,

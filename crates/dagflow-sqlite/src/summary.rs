@@ -20,8 +20,26 @@ use rusqlite::{params, Connection, OptionalExtension};
 use crate::codec::{COMPLETED, STEP_COMPLETE, WORKFLOW_COMPLETE};
 use crate::fast_hash::FastMap;
 use crate::multirow::Template;
+use crate::packed;
 
 static UPSERT_DURATIONS: LazyLock<Template> = LazyLock::new(|| {
+    Template::new(
+        "INSERT INTO step_durations (duration_key, count)",
+        2,
+        "ON CONFLICT (duration_key) DO UPDATE SET count = count + excluded.count",
+    )
+});
+
+static UPSERT_BUCKETS: LazyLock<Template> = LazyLock::new(|| {
+    Template::new(
+        "INSERT INTO step_buckets (bucket_key, count)",
+        2,
+        "ON CONFLICT (bucket_key) DO UPDATE SET count = count + excluded.count",
+    )
+});
+
+/// Durations that do not fit a one-integer key (see packed.rs).
+static UPSERT_SPILLED_DURATIONS: LazyLock<Template> = LazyLock::new(|| {
     Template::new(
         "INSERT INTO step_duration_counts (step_key, duration_us, count)",
         3,
@@ -29,7 +47,8 @@ static UPSERT_DURATIONS: LazyLock<Template> = LazyLock::new(|| {
     )
 });
 
-static UPSERT_BUCKETS: LazyLock<Template> = LazyLock::new(|| {
+/// Buckets of step keys that do not fit a one-integer key.
+static UPSERT_SPILLED_BUCKETS: LazyLock<Template> = LazyLock::new(|| {
     Template::new(
         "INSERT INTO step_duration_buckets (step_key, bucket, count)",
         3,
@@ -292,13 +311,28 @@ impl SummaryDelta {
                 }
             }
         }
-        let bind = |stmt: &mut rusqlite::CachedStatement<'_>, p: usize, row: &(i64, i64, i64)| {
+        let bind_keyed = |stmt: &mut rusqlite::CachedStatement<'_>, p: usize, row: &(i64, i64)| {
             stmt.raw_bind_parameter(p, row.0)?;
-            stmt.raw_bind_parameter(p + 1, row.1)?;
-            stmt.raw_bind_parameter(p + 2, row.2)
+            stmt.raw_bind_parameter(p + 1, row.1)
         };
-        UPSERT_DURATIONS.execute(conn, &durations_delta, bind)?;
-        UPSERT_BUCKETS.execute(conn, &buckets_delta, bind)?;
+        let bind_spilled =
+            |stmt: &mut rusqlite::CachedStatement<'_>, p: usize, row: &(i64, i64, i64)| {
+                stmt.raw_bind_parameter(p, row.0)?;
+                stmt.raw_bind_parameter(p + 1, row.1)?;
+                stmt.raw_bind_parameter(p + 2, row.2)
+            };
+        for (rows, keyed, spilled) in [
+            (
+                &durations_delta,
+                &*UPSERT_DURATIONS,
+                &*UPSERT_SPILLED_DURATIONS,
+            ),
+            (&buckets_delta, &*UPSERT_BUCKETS, &*UPSERT_SPILLED_BUCKETS),
+        ] {
+            let (keyed_rows, spilled_rows) = packed::split(rows);
+            keyed.execute(conn, &keyed_rows, bind_keyed)?;
+            spilled.execute(conn, &spilled_rows, bind_spilled)?;
+        }
         if self.entries != 0 {
             conn.prepare_cached(
                 "INSERT INTO journal_counters (name, value) VALUES ('entries', ?1)

@@ -479,6 +479,7 @@ impl Writer {
         self.rewrite(
             "clearing the journal",
             "DELETE FROM entries; DELETE FROM run_spans; DELETE FROM step_stats;
+             DELETE FROM step_durations; DELETE FROM step_buckets;
              DELETE FROM step_duration_counts;
              DELETE FROM step_duration_buckets; DELETE FROM workflow_stats;
              DELETE FROM journal_counters;",
@@ -489,7 +490,8 @@ impl Writer {
     fn rebuild_summaries(&mut self) -> Result<(), SqliteError> {
         self.rewrite(
             "rebuilding the summary tables",
-            "DELETE FROM step_stats; DELETE FROM step_duration_counts;
+            "DELETE FROM step_stats; DELETE FROM step_durations; DELETE FROM step_buckets;
+             DELETE FROM step_duration_counts;
              DELETE FROM step_duration_buckets; DELETE FROM workflow_stats;
              DELETE FROM journal_counters;",
             true,

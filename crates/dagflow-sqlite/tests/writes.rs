@@ -145,9 +145,7 @@ fn summaries_damaged_by_another_program_are_rebuilt_from_the_entries() {
     {
         let other = rusqlite::Connection::open(&path).unwrap();
         other
-            .execute_batch(
-                "DELETE FROM step_duration_buckets; UPDATE workflow_stats SET finished = 0",
-            )
+            .execute_batch("DELETE FROM step_buckets; UPDATE workflow_stats SET finished = 0")
             .unwrap();
     }
     let error = store
