@@ -428,7 +428,11 @@ impl Writer {
                 }
             }
         }
+        // Lease keys are formatted only when a lease is held: a run that
+        // starts and ends within one append (the bulk of a history being
+        // recorded) never had one.
         let held = &self.held;
+        let holds = |id: &str| !held.is_empty() && held.contains(&run_key(id));
         let started = changes
             .iter()
             .filter(|(_, c)| **c == RunChange::Started)
@@ -438,8 +442,7 @@ impl Writer {
         let finished = changes
             .iter()
             .filter(|(id, c)| {
-                **c == RunChange::Finished
-                    || (**c == RunChange::StartedAndFinished && held.contains(&run_key(id)))
+                **c == RunChange::Finished || (**c == RunChange::StartedAndFinished && holds(id))
             })
             .map(|(id, _)| *id);
         lease::apply_run_changes(&tx, started, finished, &self.owner, ttl_ms).map_err(err)?;
@@ -451,7 +454,9 @@ impl Writer {
                     self.held.insert(run_key(id));
                 }
                 RunChange::Finished | RunChange::StartedAndFinished => {
-                    self.held.remove(&run_key(id));
+                    if !self.held.is_empty() {
+                        self.held.remove(&run_key(id));
+                    }
                 }
             }
         }

@@ -109,3 +109,40 @@ fn a_remote_owner_that_stops_renewing_loses_the_run_after_its_ttl() {
         .claim_resume("remote")
         .expect("an expired lease frees the run");
 }
+
+#[test]
+fn a_run_id_started_again_and_finished_in_one_append_drops_the_older_lease() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("j.db")).unwrap();
+    store
+        .append(&[
+            entry("r", EventType::WorkflowStart, EntryStatus::Started),
+            entry("other", EventType::WorkflowStart, EntryStatus::Started),
+        ])
+        .unwrap();
+    assert!(store.lease("r", LeaseKind::Running).unwrap().is_some());
+    // The same run id journaled twice: started and finished in one append,
+    // while the first start's lease is still held.
+    store
+        .append(&[
+            entry("r", EventType::WorkflowStart, EntryStatus::Started),
+            entry("r", EventType::WorkflowComplete, EntryStatus::Completed),
+        ])
+        .unwrap();
+    assert!(
+        store.lease("r", LeaseKind::Running).unwrap().is_none(),
+        "the older lease is dropped"
+    );
+    assert!(
+        store.lease("other", LeaseKind::Running).unwrap().is_some(),
+        "another run's lease stays"
+    );
+    // A run that starts and ends in one append never holds a lease.
+    store
+        .append(&[
+            entry("quick", EventType::WorkflowStart, EntryStatus::Started),
+            entry("quick", EventType::WorkflowComplete, EntryStatus::Completed),
+        ])
+        .unwrap();
+    assert!(store.lease("quick", LeaseKind::Running).unwrap().is_none());
+}
