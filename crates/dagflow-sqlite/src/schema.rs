@@ -70,7 +70,9 @@ FROM entries;
 ";
 
 /// Version 2: summaries maintained on insert, so that analytics cost
-/// O(steps), not O(entries); and run leases for resume.
+/// O(steps), not O(entries); and run leases for resume. Since version 3,
+/// `step_duration_counts` and `step_duration_buckets` only hold the rows
+/// that the one-integer keys of [`VERSION_3`] cannot.
 const VERSION_2: &str = "
 -- Per workflow name and step: outcome counters. step_key names the pair
 -- compactly in the duration tables.
