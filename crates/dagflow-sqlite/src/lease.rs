@@ -19,6 +19,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::error::SqliteError;
+use crate::fast_hash::FastSet;
 
 /// Milliseconds since the Unix epoch, now.
 pub(crate) fn now_ms() -> i64 {
@@ -101,6 +102,58 @@ impl LeaseKind {
             LeaseKind::Running => format!("run:{run_id}"),
             LeaseKind::Resuming => format!("resume:{run_id}"),
         }
+    }
+}
+
+/// The leases a store holds, by kind and run id: whether to keep renewing
+/// them, and which ones an end entry drops. The journal's rows are keyed
+/// by [`LeaseKind::key`]; these sets are looked up by run id, so no key is
+/// formatted on the write path.
+#[derive(Debug, Default)]
+pub(crate) struct HeldLeases {
+    running: FastSet<String>,
+    resuming: FastSet<String>,
+}
+
+impl HeldLeases {
+    fn set(&self, kind: LeaseKind) -> &FastSet<String> {
+        match kind {
+            LeaseKind::Running => &self.running,
+            LeaseKind::Resuming => &self.resuming,
+        }
+    }
+
+    fn set_mut(&mut self, kind: LeaseKind) -> &mut FastSet<String> {
+        match kind {
+            LeaseKind::Running => &mut self.running,
+            LeaseKind::Resuming => &mut self.resuming,
+        }
+    }
+
+    /// Whether no lease is held.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.running.is_empty() && self.resuming.is_empty()
+    }
+
+    /// Whether the `kind` lease on `run_id` is held.
+    pub(crate) fn contains(&self, kind: LeaseKind, run_id: &str) -> bool {
+        self.set(kind).contains(run_id)
+    }
+
+    /// Records the `kind` lease on `run_id` as held.
+    pub(crate) fn insert(&mut self, kind: LeaseKind, run_id: &str) {
+        self.set_mut(kind).insert(run_id.to_string());
+    }
+
+    /// Records the `kind` lease on `run_id` as no longer held.
+    pub(crate) fn remove(&mut self, kind: LeaseKind, run_id: &str) {
+        self.set_mut(kind).remove(run_id);
+    }
+
+    /// Forgets every lease (someone else cleared or took them over).
+    pub(crate) fn clear(&mut self) {
+        self.running.clear();
+        self.resuming.clear();
     }
 }
 

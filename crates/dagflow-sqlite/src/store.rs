@@ -1,6 +1,5 @@
 //! `SqliteStore`: the journal in one SQLite file.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex};
@@ -17,7 +16,7 @@ use crate::checkpoint;
 use crate::connection::{open_reader, switch_to_wal, wal_path};
 use crate::deferred::Deferred;
 use crate::error::SqliteError;
-use crate::lease::{self, LeaseKind, Owner, RunLease};
+use crate::lease::{self, HeldLeases, LeaseKind, Owner, RunLease};
 use crate::options::SqliteOptions;
 use crate::queries::Reader;
 use crate::schema::{self, LATEST_VERSION};
@@ -214,7 +213,7 @@ impl SqliteStore {
             lease_ttl: options.lease_ttl,
             busy_ms,
             max_batch_entries: options.max_batch_entries,
-            held: HashSet::new(),
+            held: HeldLeases::default(),
             checkpointer,
             wal_path: wal_path(&path),
             deferred: Arc::clone(&deferred),

@@ -11,7 +11,6 @@
 //! append (say, one too big for the size limit) cannot fail the others and
 //! every waiter gets its own precise error.
 
-use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError};
 use std::sync::{Arc, LazyLock};
@@ -26,7 +25,7 @@ use crate::codec::Row;
 use crate::deferred::{Deferred, LINGER};
 use crate::error::SqliteError;
 use crate::fast_hash::FastMap;
-use crate::lease::{self, LeaseKind, Owner};
+use crate::lease::{self, HeldLeases, LeaseKind, Owner};
 use crate::multirow::Template;
 use crate::spans;
 use crate::summary::SummaryDelta;
@@ -123,8 +122,8 @@ pub(crate) struct Writer {
     pub lease_ttl: Duration,
     pub busy_ms: u64,
     pub max_batch_entries: usize,
-    /// Lease keys this store holds, to renew and to drop.
-    pub held: HashSet<String>,
+    /// The leases this store holds, to renew and to drop.
+    pub held: HeldLeases,
     /// Wakes the checkpointer after commits.
     pub checkpointer: Nudge,
     /// The write-ahead log file, watched for growth.
@@ -428,11 +427,7 @@ impl Writer {
                 }
             }
         }
-        // Lease keys are formatted only when a lease is held: a run that
-        // starts and ends within one append (the bulk of a history being
-        // recorded) never had one.
         let held = &self.held;
-        let holds = |id: &str| !held.is_empty() && held.contains(&run_key(id));
         let started = changes
             .iter()
             .filter(|(_, c)| **c == RunChange::Started)
@@ -442,7 +437,9 @@ impl Writer {
         let finished = changes
             .iter()
             .filter(|(id, c)| {
-                **c == RunChange::Finished || (**c == RunChange::StartedAndFinished && holds(id))
+                **c == RunChange::Finished
+                    || (**c == RunChange::StartedAndFinished
+                        && held.contains(LeaseKind::Running, id))
             })
             .map(|(id, _)| *id);
         lease::apply_run_changes(&tx, started, finished, &self.owner, ttl_ms).map_err(err)?;
@@ -451,12 +448,10 @@ impl Writer {
         for (id, change) in changes {
             match change {
                 RunChange::Started => {
-                    self.held.insert(run_key(id));
+                    self.held.insert(LeaseKind::Running, id);
                 }
                 RunChange::Finished | RunChange::StartedAndFinished => {
-                    if !self.held.is_empty() {
-                        self.held.remove(&run_key(id));
-                    }
+                    self.held.remove(LeaseKind::Running, id);
                 }
             }
         }
@@ -553,14 +548,14 @@ impl Writer {
             .map_err(&err)?;
         lease::claim_resume(&tx, run_id, &self.owner, ttl_ms, &err)?;
         tx.commit().map_err(&err)?;
-        self.held.insert(resume_key(run_id));
+        self.held.insert(LeaseKind::Resuming, run_id);
         Ok(())
     }
 
     fn release_resume(&mut self, run_id: &str) -> Result<(), SqliteError> {
         lease::release_resume(&self.conn, run_id, &self.owner)
             .map_err(self.error(format!("releasing the resume lease of run `{run_id}`")))?;
-        self.held.remove(&resume_key(run_id));
+        self.held.remove(LeaseKind::Resuming, run_id);
         Ok(())
     }
 
@@ -576,12 +571,4 @@ impl Writer {
             }
         }
     }
-}
-
-fn run_key(run_id: &str) -> String {
-    LeaseKind::Running.key(run_id)
-}
-
-fn resume_key(run_id: &str) -> String {
-    LeaseKind::Resuming.key(run_id)
 }
