@@ -284,18 +284,19 @@ impl SqliteStore {
         }
         let path = &self.shared.path;
         let mut tail = TailBuilder::default();
-        let mut chunks = entries.chunks(CHUNK_ENTRIES);
-        let first = batch::encode(chunks.next().unwrap_or_default(), path, &mut tail)?;
         if entries.len() <= CHUNK_ENTRIES {
+            let rows = batch::encode(entries, path, &mut tail)?;
             let rest = Rest::Tail(tail.finish());
             return self.call(|reply| {
                 Command::Append(Append {
-                    rows: first,
+                    rows,
                     rest,
                     answer: Answer::Now(reply),
                 })
             });
         }
+        let mut chunks = batch::chunks(entries);
+        let first = batch::encode(chunks.next().unwrap_or_default(), path, &mut tail)?;
         // Large appends stream: the writer inserts chunk k while this
         // thread encodes chunk k + 1.
         let Some(commands) = &self.shared.commands else {
