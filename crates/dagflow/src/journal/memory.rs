@@ -212,13 +212,25 @@ impl MemoryStore {
         for shard in self.shards.iter() {
             shards.push(shard.lock().map_err(|_| poisoned(doing))?);
         }
-        if shards.iter().any(|shard| shard.len() > 0) {
-            let mut appended: Vec<(u64, JournalEntry)> =
-                shards.iter_mut().flat_map(|shard| shard.take()).collect();
-            drop(shards);
-            appended.sort_unstable_by_key(|(position, _)| *position);
-            for (_, entry) in appended {
-                entries.push(entry);
+        // Each shard holds its entries in position order (positions are
+        // taken under its lock), so a merge of the shards moves each entry
+        // once, straight into the ordered list.
+        let mut sources: Vec<_> = shards
+            .iter_mut()
+            .filter(|shard| shard.len() > 0)
+            .map(|shard| shard.take().peekable())
+            .collect();
+        drop(shards);
+        while let Some(source) = sources
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, source)| source.peek().map(|(position, _)| (*position, i)))
+            .min()
+            .map(|(_, i)| i)
+        {
+            match sources[source].next() {
+                Some((_, entry)) => entries.push(entry),
+                None => break,
             }
         }
         Ok(entries)
@@ -469,11 +481,13 @@ mod tests {
                 })
             })
             .collect();
+        let writing = Arc::new(std::sync::atomic::AtomicBool::new(true));
         let reader = {
             let store = Arc::clone(&store);
+            let writing = Arc::clone(&writing);
             std::thread::spawn(move || {
                 let mut seen = 0;
-                while seen < THREADS as u64 * u64::from(EACH) {
+                while writing.load(Ordering::Acquire) {
                     let count = store.entry_count().unwrap();
                     assert!(count >= seen, "a read saw {count} entries after {seen}");
                     seen = count;
@@ -490,6 +504,7 @@ mod tests {
         for writer in writers {
             writer.join().unwrap();
         }
+        writing.store(false, Ordering::Release);
         reader.join().unwrap();
         assert_eq!(
             store.entry_count().unwrap(),
