@@ -28,3 +28,20 @@ pub(crate) fn prefetch<T: ?Sized>(value: &T) {
     #[cfg(not(target_arch = "x86_64"))]
     let _ = value;
 }
+
+/// Like [`prefetch`], for every cache line `value` spans.
+#[inline(always)]
+pub(crate) fn prefetch_all<T>(value: &T) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let start = std::ptr::from_ref(value).cast::<i8>();
+        for offset in (0..std::mem::size_of::<T>()).step_by(64) {
+            // SAFETY: as in `prefetch`: the hint never faults, and the
+            // addresses lie inside the referenced value.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(offset)) }
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = value;
+}

@@ -79,6 +79,15 @@ struct Chunked<T> {
     len: usize,
 }
 
+/// How many slots past the last item a push asks the CPU to load.
+///
+/// An entry is a few cache lines written into memory no one has read yet,
+/// and the shard's unlock right after waits for those writes to land: in
+/// profiles that wait was most of a push. Loading the lines two entries
+/// ahead lets them arrive meanwhile; on a journaled `layered-100x1000` run
+/// the median fell from 97.2 to 77.6 ms (8 alternating rounds).
+const PREFETCH_AHEAD: usize = 2;
+
 /// The ordered entries.
 type Entries = Chunked<JournalEntry>;
 
@@ -100,7 +109,12 @@ impl<T> Chunked<T> {
 
     fn push(&mut self, item: T) {
         match self.chunks.last_mut() {
-            Some(chunk) if chunk.len() < Self::CHUNK => chunk.push(item),
+            Some(chunk) if chunk.len() < Self::CHUNK => {
+                chunk.push(item);
+                if let Some(slot) = chunk.spare_capacity_mut().get(PREFETCH_AHEAD) {
+                    crate::prefetch::prefetch_all(slot);
+                }
+            }
             _ => {
                 let mut chunk = Vec::with_capacity(Self::CHUNK);
                 chunk.push(item);
