@@ -14,12 +14,35 @@ pub(crate) struct StepClock {
 }
 
 /// The process's clock. `quanta::Clock::new()` calibrates the counter the
-/// first time (about 0.6 ms here) and checks the CPU's features every time
-/// (about 15 µs in a VM, where `cpuid` traps): both engines take copies of
-/// this one instead.
+/// first time (about 0.6 ms here, 10-15 ms while other threads keep the
+/// cores busy) and checks the CPU's features every time (about 15 µs in a
+/// VM, where `cpuid` traps): both engines take copies of this one instead.
+/// A caller that cannot wait for the calibration starts it early with
+/// [`calibrate_in_background`]; a run that needs the clock meanwhile waits
+/// for that calibration instead of starting a second one.
 pub(crate) fn shared_clock() -> quanta::Clock {
-    static CLOCK: std::sync::OnceLock<quanta::Clock> = std::sync::OnceLock::new();
     CLOCK.get_or_init(quanta::Clock::new).clone()
+}
+
+static CLOCK: std::sync::OnceLock<quanta::Clock> = std::sync::OnceLock::new();
+
+/// Calibrates the process's clock on a thread of its own (see
+/// [`crate::engine::calibrate_clock_in_background`]).
+pub(crate) fn calibrate_in_background() -> Option<std::thread::JoinHandle<()>> {
+    if CLOCK.get().is_some() {
+        return None;
+    }
+    let spawned = std::thread::Builder::new()
+        .name("dagflow-clock".to_string())
+        .spawn(|| drop(shared_clock()));
+    match spawned {
+        Ok(handle) => Some(handle),
+        Err(error) => {
+            // Not fatal: the first run calibrates the clock itself.
+            tracing::debug!(%error, "cannot start the clock calibration thread");
+            None
+        }
+    }
 }
 
 impl StepClock {
@@ -47,6 +70,15 @@ impl StepClock {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn a_background_calibration_leaves_the_shared_clock_ready() {
+        if let Some(thread) = calibrate_in_background() {
+            thread.join().unwrap();
+        }
+        assert!(CLOCK.get().is_some());
+        assert!(calibrate_in_background().is_none());
+    }
 
     #[test]
     fn spans_are_converted_to_nanoseconds_of_wall_time() {
