@@ -62,10 +62,6 @@ fn main() -> ExitCode {
 fn with_runtime(
     future: impl std::future::Future<Output = anyhow::Result<u8>>,
 ) -> anyhow::Result<u8> {
-    // Both commands run a workflow, whose first run calibrates the task
-    // clock (up to 15 ms on a busy VM): done meanwhile on another core,
-    // while the runtime starts and the workflow file is parsed.
-    let _ = dagflow::engine::calibrate_clock_in_background();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

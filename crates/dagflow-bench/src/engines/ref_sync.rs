@@ -63,8 +63,8 @@ impl SyncReference {
     }
 
     /// Runs every task like [`run`](Self::run) and also times each one,
-    /// reading the CPU's time-stamp counter once per task (through the
-    /// same `quanta` clock `WorkflowRunner` uses): the floor for a sync
+    /// reading the CPU's time-stamp counter once per task (`quanta`'s raw
+    /// reading: the `rdtsc` that `WorkflowRunner` reads): the floor for a sync
     /// engine that reports every task's duration. Returns the values and
     /// each task's span in raw clock ticks, by task index.
     pub fn run_timed(&self, clock: &quanta::Clock) -> (Vec<u64>, Vec<u64>) {

@@ -23,7 +23,6 @@
 //! # Ok::<(), dagflow::engine::runner::RunnerError>(())
 //! ```
 
-pub(crate) mod clock;
 mod context;
 mod error;
 mod plan;
@@ -206,8 +205,10 @@ impl WorkflowRunner {
             mut context,
             mut outcomes,
             counts,
+            last,
             ..
         } = steps;
+        outcomes.ended = last;
         outcomes.results = context.share_results();
 
         let duration = start.elapsed();

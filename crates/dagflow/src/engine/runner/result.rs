@@ -5,10 +5,10 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 
-use super::clock::StepClock;
 use super::context::{StepResults, WorkflowContext};
 use super::error::StepError;
 use super::plan::Plan;
+use crate::engine::clock::TaskClock;
 use crate::event::{StatusCounts, TaskStatus};
 
 /// The outcome of one step, borrowed from its [`WorkflowResult`].
@@ -36,7 +36,10 @@ pub(crate) struct Outcomes {
     /// Each step's duration in raw clock ticks, converted when read (a
     /// conversion pass over every step cost as much as a no-op step).
     pub(crate) spans: Vec<u64>,
-    pub(crate) clock: StepClock,
+    pub(crate) clock: TaskClock,
+    /// The clock's reading at the end of the run (or later), for the
+    /// conversions.
+    pub(crate) ended: u64,
     /// Errors of failed and skipped steps by position, in increasing order
     /// (sparse: a successful run allocates nothing for them).
     pub(crate) errors: Vec<(u32, StepError)>,
@@ -44,12 +47,13 @@ pub(crate) struct Outcomes {
 }
 
 impl Outcomes {
-    pub(crate) fn new(plan: Arc<Plan>, clock: StepClock) -> Self {
+    pub(crate) fn new(plan: Arc<Plan>, clock: TaskClock) -> Self {
         let n = plan.steps.len();
         Outcomes {
             plan,
             status: vec![TaskStatus::Pending; n],
             spans: vec![0; n],
+            ended: clock.raw(),
             clock,
             errors: Vec::new(),
             results: None,
@@ -66,7 +70,7 @@ impl Outcomes {
                 .binary_search_by_key(&(position as u32), |(p, _)| *p)
                 .ok()
                 .map(|i| &self.errors[i].1),
-            duration: Duration::from_nanos(self.clock.nanos(self.spans[position])),
+            duration: Duration::from_nanos(self.clock.span_nanos(self.spans[position], self.ended)),
         }
     }
 }

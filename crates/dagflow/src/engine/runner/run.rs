@@ -17,13 +17,13 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 
-use super::clock::StepClock;
 use super::context::WorkflowContext;
 use super::error::StepError;
 use super::plan::Plan;
 use super::result::Outcomes;
 use super::step::StepAction;
 use super::WorkflowRunner;
+use crate::engine::clock::TaskClock;
 use crate::event::{panic_message, StatusCounts, TaskStatus, WorkflowEvent};
 
 /// How many positions ahead of the running step the loop prefetches an
@@ -43,7 +43,7 @@ pub(super) struct StepLoop<'a> {
     observe: bool,
     /// The clock reading at the end of the previous step (the start of the
     /// next: one reading per step).
-    last: u64,
+    pub(super) last: u64,
     /// The next step to run.
     position: usize,
     /// Whether the step at `position` is inside its action, so that a
@@ -62,8 +62,8 @@ impl<'a> StepLoop<'a> {
         context: WorkflowContext,
     ) -> Self {
         // The result keeps the clock, to convert the spans it is asked for.
-        let outcomes = Outcomes::new(Arc::clone(plan), StepClock::start());
-        let last = outcomes.clock.now();
+        let outcomes = Outcomes::new(Arc::clone(plan), TaskClock::get());
+        let last = outcomes.clock.raw();
         StepLoop {
             runner,
             plan,
@@ -123,7 +123,7 @@ impl<'a> StepLoop<'a> {
                     attempt: 1,
                     at: SystemTime::now(),
                 });
-                self.last = self.outcomes.clock.now();
+                self.last = self.outcomes.clock.raw();
             }
             match (&step.action, step.timeout) {
                 (Some(action), None) => {
@@ -171,8 +171,10 @@ impl<'a> StepLoop<'a> {
     /// Raw clock ticks since the previous lap.
     #[inline]
     fn lap(&mut self) -> u64 {
-        let now = self.outcomes.clock.now();
-        let span = now.wrapping_sub(self.last);
+        let now = self.outcomes.clock.raw();
+        // Saturating: the thread may have moved to a core whose counter
+        // lags a little.
+        let span = now.saturating_sub(self.last);
         self.last = now;
         span
     }
@@ -183,7 +185,7 @@ impl<'a> StepLoop<'a> {
         self.outcomes.status[position] = TaskStatus::Completed;
         self.counts.completed += 1;
         if self.observe {
-            let duration = Duration::from_nanos(self.outcomes.clock.nanos(span));
+            let duration = Duration::from_nanos(self.outcomes.clock.span_nanos(span, self.last));
             value = self.emit_completed(position, duration, value);
         }
         self.context
@@ -203,7 +205,7 @@ impl<'a> StepLoop<'a> {
                 task: Arc::clone(dag.name_arc(id)),
                 task_id: id,
                 attempt: 1,
-                duration: Duration::from_nanos(self.outcomes.clock.nanos(span)),
+                duration: Duration::from_nanos(self.outcomes.clock.span_nanos(span, self.last)),
                 error: error.to_string(),
                 at: SystemTime::now(),
             });

@@ -81,7 +81,7 @@ pub(crate) async fn execute(
     run.wait_durable(id);
     run.emit_started(id, 1);
     // The run's raw counter, not `Instant::now()`: its readings are a good
-    // part of a quick task's cost (see `runner/clock.rs`).
+    // part of a quick task's cost (see `engine/clock.rs`).
     let started = since.map_or_else(|| run.clock.raw(), NonZeroU64::get);
     let ctx = TaskContext::new(Arc::clone(handle), id, 1);
     let outcome = match start(action, ctx) {
@@ -89,7 +89,7 @@ pub(crate) async fn execute(
         Err(error) => Err(error),
     };
     let ended = run.clock.raw();
-    let duration = Duration::from_nanos(run.clock.delta_as_nanos(started, ended));
+    let duration = Duration::from_nanos(run.clock.between(started, ended));
     match outcome {
         Ok(value) => Execution {
             ended: NonZeroU64::new(ended),

@@ -33,6 +33,7 @@ use super::drive::{
 use super::finished::{Finished, Note, Outcome};
 use super::options::{TaskExtras, TaskTable};
 use super::records::RecordTable;
+use crate::engine::clock::TaskClock;
 use crate::event::{Observers, StatusCounts, TaskStatus, WorkflowEvent};
 use crate::graph::{Dag, TaskId};
 use crate::thread_copy::thread_copy;
@@ -77,7 +78,7 @@ pub(crate) struct RunShared {
     marks: Option<Box<[AtomicU64]>>,
     pub(crate) cancel_grace: Duration,
     /// Times quick tasks (a raw counter read instead of a clock call).
-    pub(crate) clock: quanta::Clock,
+    pub(crate) clock: TaskClock,
     /// The wall clock and the counter at the start of the run: events are
     /// stamped from the counter (see [`now`](Self::now)).
     wall_start: SystemTime,
@@ -118,7 +119,7 @@ impl RunShared {
             .collect();
         let finished = Arc::new(RecordTable::new(dag.len()));
         let status = dag.ids().map(|_| AtomicU8::new(0)).collect();
-        let clock = crate::engine::runner::clock::shared_clock();
+        let clock = TaskClock::get();
         let raw_start = clock.raw();
         let marks = setup
             .observers
@@ -277,8 +278,7 @@ impl RunShared {
     /// counter's time since. A counter read costs a fraction of a clock
     /// call, and events stay in order if the wall clock is set meanwhile.
     pub(crate) fn now(&self) -> SystemTime {
-        self.wall_start
-            + Duration::from_nanos(self.clock.delta_as_nanos(self.raw_start, self.clock.raw()))
+        self.wall_start + Duration::from_nanos(self.clock.between(self.raw_start, self.clock.raw()))
     }
 
     /// Sends an event built by `make` to the observers, if there are any.
