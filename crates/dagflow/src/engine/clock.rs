@@ -13,7 +13,7 @@
 //! [`Timebase`] pairs one counter reading with one `Instant` when it is
 //! created and estimates the rate from that pair and a fresh one whenever a
 //! conversion is asked for at more than twice the age of the last estimate:
-//! a few dozen estimates over a process's life, at about 100 ns each.
+//! a few dozen estimates over a process's life, at about 150 ns each.
 //!
 //! The estimate's error shrinks with its age: a pair is read to within the
 //! few tens of nanoseconds between two counter readings around one
