@@ -2,9 +2,10 @@
 //!
 //! Every task's duration is measured, so the clock is read once or twice
 //! per task. `Instant::now()` costs 20-30 ns (a vDSO call), more than a
-//! no-op step, so on x86-64 CPUs whose time-stamp counter is invariant the
-//! engines read the counter (`rdtsc`, about 11 ns in a VM) and convert tick
-//! counts to nanoseconds; elsewhere they read `Instant` as nanoseconds
+//! no-op step, so the engines read a CPU counter and convert tick counts
+//! to nanoseconds: the time-stamp counter on x86-64 CPUs that report it
+//! invariant (`rdtsc`, about 11 ns in a VM), the generic timer's count on
+//! 64-bit ARM (`cntvct_el0`). Elsewhere they read `Instant` as nanoseconds
 //! since the process's first reading.
 //!
 //! Converting ticks needs the counter's rate, and measuring it up front
@@ -205,8 +206,35 @@ mod counter {
     }
 }
 
+/// The generic timer's virtual count (ARMv8 and later), which runs at a
+/// constant rate by definition. Not on iOS, where user code cannot read it.
+#[cfg(all(target_arch = "aarch64", not(target_os = "ios")))]
+mod counter {
+    pub(super) fn usable() -> bool {
+        true
+    }
+
+    #[inline(always)]
+    pub(super) fn read() -> u64 {
+        let ticks: u64;
+        // SAFETY: `mrs cntvct_el0` only reads the counter register, which
+        // Linux, macOS and Windows let user code read.
+        unsafe {
+            std::arch::asm!(
+                "mrs {ticks}, cntvct_el0",
+                ticks = out(reg) ticks,
+                options(nomem, nostack, preserves_flags)
+            );
+        }
+        ticks
+    }
+}
+
 /// No counter: the clock reads `Instant`.
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(not(any(
+    target_arch = "x86_64",
+    all(target_arch = "aarch64", not(target_os = "ios"))
+)))]
 mod counter {
     pub(super) fn usable() -> bool {
         false
