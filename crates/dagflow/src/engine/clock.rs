@@ -35,6 +35,8 @@ const SCALE_SHIFT: u32 = 32;
 /// nanoseconds. Cheap to copy; every copy shares the process's timebase.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct TaskClock {
+    /// The timebase's `counter`, copied so that a reading needs no load
+    /// through the reference.
     counter: bool,
     timebase: &'static Timebase,
 }
@@ -167,20 +169,24 @@ impl Timebase {
 /// its counter value halfway between them (a try interrupted by the
 /// scheduler is left out).
 fn paired_reading() -> (Instant, u64) {
-    let mut best: Option<(u64, Instant, u64)> = None;
-    for _ in 0..3 {
+    let read = || {
         let before = counter::read();
         let instant = Instant::now();
-        let after = counter::read();
-        let width = after.saturating_sub(before);
-        if best.is_none_or(|(w, _, _)| width < w) {
-            best = Some((width, instant, before + width / 2));
-        }
-    }
-    match best {
-        Some((_, instant, ticks)) => (instant, ticks),
-        None => (Instant::now(), counter::read()),
-    }
+        let width = counter::read().saturating_sub(before);
+        (width, instant, before + width / 2)
+    };
+    let (_, instant, ticks) =
+        (0..2).map(|_| read()).fold(
+            read(),
+            |best, next| {
+                if next.0 < best.0 {
+                    next
+                } else {
+                    best
+                }
+            },
+        );
+    (instant, ticks)
 }
 
 /// The time-stamp counter.

@@ -37,8 +37,8 @@ pub(crate) struct Outcomes {
     /// conversion pass over every step cost as much as a no-op step).
     pub(crate) spans: Vec<u64>,
     pub(crate) clock: TaskClock,
-    /// The clock's reading at the end of the run (or later), for the
-    /// conversions.
+    /// The clock's latest reading: the run's start, then its end (for the
+    /// conversions).
     pub(crate) ended: u64,
     /// Errors of failed and skipped steps by position, in increasing order
     /// (sparse: a successful run allocates nothing for them).
@@ -47,13 +47,13 @@ pub(crate) struct Outcomes {
 }
 
 impl Outcomes {
-    pub(crate) fn new(plan: Arc<Plan>, clock: TaskClock) -> Self {
+    pub(crate) fn new(plan: Arc<Plan>, clock: TaskClock, started: u64) -> Self {
         let n = plan.steps.len();
         Outcomes {
             plan,
             status: vec![TaskStatus::Pending; n],
             spans: vec![0; n],
-            ended: clock.raw(),
+            ended: started,
             clock,
             errors: Vec::new(),
             results: None,

@@ -62,8 +62,9 @@ impl<'a> StepLoop<'a> {
         context: WorkflowContext,
     ) -> Self {
         // The result keeps the clock, to convert the spans it is asked for.
-        let outcomes = Outcomes::new(Arc::clone(plan), TaskClock::get());
-        let last = outcomes.clock.raw();
+        let clock = TaskClock::get();
+        let last = clock.raw();
+        let outcomes = Outcomes::new(Arc::clone(plan), clock, last);
         StepLoop {
             runner,
             plan,
