@@ -210,6 +210,47 @@ async fn restored_tasks_do_not_run_and_pass_their_results_on() {
     assert_eq!(extract_runs.load(Ordering::SeqCst), 1);
 }
 
+/// A restored task whose one dependency runs again is not run after it:
+/// its countdown holds the restore's extra count, which the engine's
+/// shortcut for tasks with one dependency must respect.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restored_task_does_not_run_when_its_one_dependency_runs_again() {
+    let calls: Arc<std::sync::Mutex<Vec<&'static str>>> = Arc::default();
+    let mut wf = Workflow::new("chain");
+    for (name, dep) in [
+        ("a", None),
+        ("b", Some("a")),
+        ("c", Some("b")),
+        ("d", Some("c")),
+    ] {
+        let calls = calls.clone();
+        let options = TaskOptions::new().depends_on(dep);
+        wf.add_task(
+            name,
+            move |_c: TaskContext| {
+                calls.lock().unwrap().push(name);
+                async move { Ok::<_, String>(json!(name)) }
+            },
+            options,
+        );
+    }
+    let restored: HashMap<String, Value> = [("b".to_string(), json!("kept"))].into();
+    wf.restore(restored, "run-0");
+    let results = wf.run().await.unwrap();
+
+    let mut ran = calls.lock().unwrap().clone();
+    ran.sort_unstable();
+    assert_eq!(ran, ["a", "c", "d"], "b was restored and must not run");
+    assert_eq!(results["b"], json!("kept"));
+    assert_eq!(results["d"], json!("d"));
+    let s = wf.summary();
+    assert!(s.success);
+    assert_eq!(
+        s.task("b").map(|t| (t.restored, t.attempts)),
+        Some((true, 0))
+    );
+}
+
 /// On a current-thread runtime the test thread is the only scheduler thread:
 /// a blocking action must run elsewhere, and async tasks keep running while
 /// it blocks.

@@ -65,6 +65,9 @@ pub(crate) struct RunShared {
     /// Per task, the countdown of unfinished dependencies: dense, because
     /// dependents are touched in random order.
     pending: Box<[AtomicU32]>,
+    /// Whether any task was restored (before the run started): their
+    /// countdowns never reach zero.
+    restored: AtomicBool,
     /// Per task, how it ended; shared with the results and the report
     /// after the run, so nothing is copied.
     pub(crate) finished: Arc<RecordTable>,
@@ -130,6 +133,7 @@ impl RunShared {
             token: setup.cancel.token().child_token(),
             stop_token: CancellationToken::new(),
             pending,
+            restored: AtomicBool::new(false),
             finished,
             status,
             semaphore: setup
@@ -393,6 +397,7 @@ impl RunShared {
     /// Marks a restored task finished before the run starts. Its countdown
     /// gets an extra count that is never released, so it never becomes ready.
     pub(crate) fn restore(&self, id: TaskId, value: Value) {
+        self.restored.store(true, Ordering::Relaxed);
         self.pending[id.index()].fetch_add(1, Ordering::Relaxed);
         let result = Arc::new(value);
         self.emit(|run_id| WorkflowEvent::TaskRestored {
@@ -522,10 +527,19 @@ impl RunShared {
     ) {
         for &d in self.dag.dependents(id) {
             let pending = &self.pending[d.index()];
-            if !completed {
-                pending.fetch_or(BLOCKED, Ordering::Relaxed);
-            }
-            let before = pending.fetch_sub(1, Ordering::AcqRel);
+            // A task with one dependency waits for this one alone, and no
+            // other task writes its countdown: no atomic write is needed
+            // (along a chain, none at all). Unless tasks were restored,
+            // whose countdowns hold an extra count.
+            let before =
+                if self.dag.dependencies(d).len() == 1 && !self.restored.load(Ordering::Relaxed) {
+                    1 | if completed { 0 } else { BLOCKED }
+                } else {
+                    if !completed {
+                        pending.fetch_or(BLOCKED, Ordering::Relaxed);
+                    }
+                    pending.fetch_sub(1, Ordering::AcqRel)
+                };
             if before & COUNT != 1 {
                 continue;
             }
