@@ -271,6 +271,27 @@ async fn panic_in_an_action_fails_only_that_task() {
         TaskOptions::new(),
     )
     .add_task("fine", ok(json!("ok")), TaskOptions::new())
+    // Panics while making its future, before any poll: on the lean path
+    // (no options) and on the one with options (a timeout).
+    .add_task(
+        "explodes_starting",
+        |_ctx: TaskContext| -> std::future::Ready<Result<Value, String>> {
+            panic!("boom before the future")
+        },
+        TaskOptions::new(),
+    )
+    .add_task(
+        "explodes_starting_with_timeout",
+        |_ctx: TaskContext| -> std::future::Ready<Result<Value, String>> {
+            panic!("boom before the timed future")
+        },
+        TaskOptions::new().timeout(Duration::from_secs(5)),
+    )
+    .add_task(
+        "after_starting",
+        ok(json!("never")),
+        TaskOptions::new().depends_on(["explodes_starting"]),
+    )
     .add_blocking_task(
         "explodes_blocking",
         |_ctx: TaskContext| -> Result<Value, String> { panic!("blocking boom") },
@@ -292,6 +313,17 @@ async fn panic_in_an_action_fails_only_that_task() {
         wf.task_error("explodes"),
         Some(TaskError::Panicked { .. })
     ));
+    assert_eq!(
+        s.task("explodes_starting").unwrap().error.as_deref(),
+        Some("the action panicked: boom before the future")
+    );
+    assert_eq!(
+        s.task("explodes_starting_with_timeout").unwrap().error.as_deref(),
+        Some("the action panicked: boom before the timed future")
+    );
+    let after = s.task("after_starting").unwrap();
+    assert_eq!(after.status, TaskStatus::Skipped);
+    assert!(!results.contains_key("after_starting"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

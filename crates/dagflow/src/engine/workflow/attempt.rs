@@ -84,10 +84,7 @@ pub(crate) async fn execute(
     // part of a quick task's cost (see `engine/clock.rs`).
     let started = since.map_or_else(|| run.clock.raw(), NonZeroU64::get);
     let ctx = TaskContext::new(Arc::clone(handle), id, 1);
-    let outcome = match start(action, ctx) {
-        Ok(started) => Abandonable::new(run, started).await,
-        Err(error) => Err(error),
-    };
+    let outcome = Abandonable::starting(run, action, ctx).await;
     let ended = run.clock.raw();
     let duration = Duration::from_nanos(run.clock.between(started, ended));
     match outcome {
@@ -266,9 +263,9 @@ async fn attempt_once(
     let run: &RunShared = handle;
     let extras = spec.extras;
     let ctx = TaskContext::new(Arc::clone(handle), id, attempt);
-    let action = start(spec.action, ctx)?;
     let value = match extras.and_then(|e| e.timeout) {
         Some(after) => {
+            let action = start(spec.action, ctx)?;
             let bounded = async move {
                 tokio::time::timeout(after, action)
                     .await
@@ -276,7 +273,7 @@ async fn attempt_once(
             };
             Abandonable::new(run, bounded.boxed()).await
         }
-        None => Abandonable::new(run, action).await,
+        None => Abandonable::starting(run, spec.action, ctx).await,
     }?;
     match extras.and_then(|e| e.transform.as_deref()) {
         None => Ok(value),
@@ -316,15 +313,31 @@ fn panicked(payload: &(dyn std::any::Any + Send)) -> TaskError {
 /// purpose: it lives inside every spawned task's future.
 struct Abandonable<'a> {
     run: &'a RunShared,
-    action: Started,
+    /// The action and its context until the first poll starts it, inside
+    /// that poll's panic guard: one guard per task, not two (each returns
+    /// what it guards through memory, a stall on the next read).
+    unstarted: Option<(&'a Action, TaskContext)>,
+    action: Option<Started>,
     cancelled: Option<Pin<Box<dyn Future<Output = ()> + Send + 'a>>>,
 }
 
 impl<'a> Abandonable<'a> {
+    /// An attempt whose action has started already.
     fn new(run: &'a RunShared, action: Started) -> Self {
         Abandonable {
             run,
-            action,
+            unstarted: None,
+            action: Some(action),
+            cancelled: None,
+        }
+    }
+
+    /// An attempt that starts `action` when first polled.
+    fn starting(run: &'a RunShared, action: &'a Action, ctx: TaskContext) -> Self {
+        Abandonable {
+            run,
+            unstarted: Some((action, ctx)),
+            action: None,
             cancelled: None,
         }
     }
@@ -335,9 +348,21 @@ impl Future for Abandonable<'_> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        match catch_unwind(AssertUnwindSafe(|| this.action.as_mut().poll(cx))) {
-            Ok(Poll::Ready(result)) => return Poll::Ready(result),
-            Ok(Poll::Pending) => {}
+        let polled = catch_unwind(AssertUnwindSafe(|| {
+            if let Some((action, ctx)) = this.unstarted.take() {
+                this.action = Some(action.0.start(ctx));
+            }
+            this.action.as_mut().map(|action| action.as_mut().poll(cx))
+        }));
+        match polled {
+            Ok(Some(Poll::Ready(result))) => return Poll::Ready(result),
+            Ok(Some(Poll::Pending)) => {}
+            // Only if polled again after its action panicked while starting.
+            Ok(None) => {
+                return Poll::Ready(Err(TaskError::Panicked {
+                    message: "the action panicked while starting".to_string(),
+                }))
+            }
             Err(panic) => return Poll::Ready(Err(panicked(&*panic))),
         }
         let run = this.run;
