@@ -318,7 +318,10 @@ async fn panic_in_an_action_fails_only_that_task() {
         Some("the action panicked: boom before the future")
     );
     assert_eq!(
-        s.task("explodes_starting_with_timeout").unwrap().error.as_deref(),
+        s.task("explodes_starting_with_timeout")
+            .unwrap()
+            .error
+            .as_deref(),
         Some("the action panicked: boom before the timed future")
     );
     let after = s.task("after_starting").unwrap();

@@ -171,7 +171,7 @@ async fn drive(guard: ActiveGuard, first: TaskId) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::workflow::records::RecordSlot;
+    use crate::engine::workflow::finished::Finished;
 
     /// Every spawned task holds one of these futures: keep it small.
     #[test]
@@ -186,11 +186,11 @@ mod tests {
         let size = std::mem::size_of_val(&future);
         eprintln!(
             "drive future: {size} bytes, record: {} bytes",
-            std::mem::size_of::<RecordSlot>()
+            std::mem::size_of::<Finished>()
         );
         // 168: 152 until the clock reading a driver carries from one task to
         // the next (8 bytes in `drive`, 8 in `execute`).
         assert!(size <= 168, "the drive future grew to {size} bytes");
-        assert!(std::mem::size_of::<RecordSlot>() <= 56);
+        assert!(std::mem::size_of::<Finished>() <= 48);
     }
 }

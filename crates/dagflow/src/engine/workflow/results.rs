@@ -37,7 +37,7 @@ impl RunResults {
 
     /// The result of the task with index `id`, if it completed.
     pub fn get_id(&self, id: TaskId) -> Option<&Value> {
-        self.records.get(id.index())?.get()?.output()
+        self.records.get(id.index())?.output()
     }
 
     /// Whether task `name` completed.

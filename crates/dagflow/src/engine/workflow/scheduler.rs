@@ -71,9 +71,6 @@ pub(crate) struct RunShared {
     /// Per task, how it ended; shared with the results and the report
     /// after the run, so nothing is copied.
     pub(crate) finished: Arc<RecordTable>,
-    /// Per task, its final status once it has one (0 before): one dense
-    /// byte, so counting at the end does not walk the records.
-    status: Box<[AtomicU8]>,
     pub(crate) semaphore: Option<Semaphore>,
     pub(crate) observers: Option<Observers>,
     /// Per task, the durability mark its dependencies' ends must reach
@@ -121,7 +118,6 @@ impl RunShared {
             .map(|t| AtomicU32::new(dag.dependencies(t).len() as u32))
             .collect();
         let finished = Arc::new(RecordTable::new(dag.len()));
-        let status = dag.ids().map(|_| AtomicU8::new(0)).collect();
         let clock = TaskClock::get();
         let raw_start = clock.raw();
         let marks = setup
@@ -135,7 +131,6 @@ impl RunShared {
             pending,
             restored: AtomicBool::new(false),
             finished,
-            status,
             semaphore: setup
                 .max_concurrency
                 .map(|n| Semaphore::new(n.clamp(1, Semaphore::MAX_PERMITS))),
@@ -165,7 +160,7 @@ impl RunShared {
     }
 
     pub(crate) fn result(&self, id: TaskId) -> Option<&Value> {
-        self.finished.get(id.index())?.get()?.output()
+        self.finished.get(id.index())?.output()
     }
 
     /// Starts loading what running `id` will touch into the cache (see
@@ -174,9 +169,7 @@ impl RunShared {
     #[inline]
     fn prefetch_task(&self, id: TaskId) {
         self.tasks.prefetch_action(id.index());
-        if let Some(slot) = self.finished.get(id.index()) {
-            crate::prefetch::prefetch(slot);
-        }
+        self.finished.prefetch(id.index());
         if self.observers.is_some() {
             crate::prefetch::prefetch(&**self.dag.name_arc(id));
         }
@@ -184,33 +177,17 @@ impl RunShared {
 
     /// Stores how task `id` ended (once).
     fn record(&self, id: TaskId, finished: Finished) {
-        let code = status_code(finished.status);
-        if let Some(slot) = self.finished.get(id.index()) {
-            let _ = slot.set(finished);
-        }
-        if let Some(status) = self.status.get(id.index()) {
-            status.store(code, Ordering::Release);
-        }
+        self.finished.set(id.index(), finished);
     }
 
     /// Tasks per final state, and the tasks without one (only after an
     /// engine bug). Call once no task runs any more.
     pub(crate) fn tally(&self) -> (StatusCounts, Vec<TaskId>) {
-        let mut counts = StatusCounts::default();
-        let mut unfinished = Vec::new();
-        for (i, status) in self.status.iter().enumerate() {
-            match status.load(Ordering::Acquire) {
-                0 => {
-                    unfinished.push(TaskId::from_index(i));
-                    counts.cancelled += 1;
-                }
-                COMPLETED => counts.completed += 1,
-                FAILED => counts.failed += 1,
-                SKIPPED => counts.skipped += 1,
-                _ => counts.cancelled += 1,
-            }
-        }
-        (counts, unfinished)
+        let (counts, unfinished) = self.finished.tally();
+        (
+            counts,
+            unfinished.into_iter().map(TaskId::from_index).collect(),
+        )
     }
 
     // ---- stopping -------------------------------------------------------
@@ -561,20 +538,6 @@ impl RunShared {
             self.record(d, settled);
             cascade.push(d);
         }
-    }
-}
-
-const COMPLETED: u8 = 1;
-const FAILED: u8 = 2;
-const SKIPPED: u8 = 3;
-const CANCELLED: u8 = 4;
-
-fn status_code(status: TaskStatus) -> u8 {
-    match status {
-        TaskStatus::Completed => COMPLETED,
-        TaskStatus::Failed => FAILED,
-        TaskStatus::Skipped => SKIPPED,
-        _ => CANCELLED,
     }
 }
 

@@ -96,7 +96,7 @@ impl RunReport {
     }
 
     pub(crate) fn error_of(&self, index: usize) -> Option<&TaskError> {
-        match self.records.get(index)?.get()?.note()? {
+        match self.records.get(index)?.note()? {
             Note::Error(e) => Some(e),
             _ => None,
         }
@@ -106,7 +106,7 @@ impl RunReport {
         let mut total = Duration::ZERO;
         let mut tasks = BTreeMap::new();
         for (t, record) in self.dag.ids().zip(self.records.iter()) {
-            let task = match record.get() {
+            let task = match record {
                 Some(f) => {
                     total += f.duration();
                     let (error, reason) = match f.note() {
