@@ -36,7 +36,10 @@ pub(crate) fn prefetch_all<T>(value: &T) {
     {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
         let start = std::ptr::from_ref(value).cast::<i8>();
-        for offset in (0..std::mem::size_of::<T>()).step_by(64) {
+        let size = std::mem::size_of::<T>();
+        // Every 64 bytes from the start, and the last byte: a value that
+        // does not start on a line boundary ends on one line more.
+        for offset in (0..size).step_by(64).chain(size.checked_sub(1)) {
             // SAFETY: as in `prefetch`: the hint never faults, and the
             // addresses lie inside the referenced value.
             unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(offset)) }

@@ -139,7 +139,7 @@ impl RecordTable {
     #[inline]
     pub(crate) fn prefetch(&self, index: usize) {
         if let Some(cell) = self.cell(index) {
-            crate::prefetch::prefetch(cell);
+            crate::prefetch::prefetch_all(cell);
         }
     }
 

@@ -170,6 +170,9 @@ impl RunShared {
     fn prefetch_task(&self, id: TaskId) {
         self.tasks.prefetch_action(id.index());
         self.finished.prefetch(id.index());
+        if let Some(&next) = self.dag.dependents(id).first() {
+            self.finished.prefetch(next.index());
+        }
         if self.observers.is_some() {
             crate::prefetch::prefetch(&**self.dag.name_arc(id));
         }
