@@ -166,6 +166,12 @@ impl RunShared {
     /// Starts loading what running `id` will touch into the cache (see
     /// `crate::prefetch`): its action, its record and, for the events
     /// observers get, its name. Called when it becomes ready.
+    ///
+    /// Also the record of its first dependent, which along a chain runs
+    /// right after it: on a million-task chain the records are not in the
+    /// cache, and the write of one that had to be fetched held up the next
+    /// task's first atomic operation (which waits for earlier writes):
+    /// 5 % of the run.
     #[inline]
     fn prefetch_task(&self, id: TaskId) {
         self.tasks.prefetch_action(id.index());
