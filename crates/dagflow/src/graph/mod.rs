@@ -307,11 +307,14 @@ impl Dag {
         self.ids().filter(|&t| self.dependencies(t).is_empty())
     }
 
+    /// Each task's number of dependencies, in task order.
+    pub(crate) fn dependency_counts(&self) -> impl ExactSizeIterator<Item = u32> + '_ {
+        self.dep_start.windows(2).map(|w| w[1] - w[0])
+    }
+
     fn kahn(&self) -> Result<Vec<TaskId>, GraphError> {
         let n = self.len();
-        let mut indegree: Vec<u32> = (0..n)
-            .map(|i| self.dep_start[i + 1] - self.dep_start[i])
-            .collect();
+        let mut indegree: Vec<u32> = self.dependency_counts().collect();
         let mut order: Vec<TaskId> = Vec::with_capacity(n);
         order.extend(self.ids().filter(|t| indegree[t.index()] == 0));
         // `order` doubles as the FIFO queue: everything before `head` is done.

@@ -113,10 +113,7 @@ pub(crate) struct RunSetup {
 impl RunShared {
     pub(crate) fn new(setup: RunSetup) -> RunShared {
         let dag = setup.dag;
-        let pending = dag
-            .ids()
-            .map(|t| AtomicU32::new(dag.dependencies(t).len() as u32))
-            .collect();
+        let pending = dag.dependency_counts().map(AtomicU32::new).collect();
         let finished = Arc::new(RecordTable::new(dag.len()));
         let clock = TaskClock::get();
         let raw_start = clock.raw();
