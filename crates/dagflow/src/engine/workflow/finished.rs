@@ -22,7 +22,7 @@ pub(crate) enum Note {
 /// What a task left behind: its result (owned, or shared with the events
 /// that carried it, or restored from an earlier run), or why it has none.
 /// One enum rather than a result and a note side by side: it fits in the
-/// result's 32 bytes, which keeps a task's record at 56 bytes.
+/// result's 32 bytes, which keeps a task's record at 48 bytes.
 #[derive(Debug, Clone)]
 pub(crate) enum Outcome {
     Owned(Value),

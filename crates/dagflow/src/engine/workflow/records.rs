@@ -157,22 +157,21 @@ impl RecordTable {
     /// after an engine bug). Reads the status bytes alone, once no task
     /// runs any more.
     pub(crate) fn tally(&self) -> (StatusCounts, Vec<usize>) {
-        // A histogram of the bytes: no branch per task.
-        let mut seen = [0usize; 256];
+        // Counted in locals (registers): a histogram indexed by the byte
+        // chains every increment through memory, 2 ns a task.
+        let mut counts = StatusCounts::default();
+        let mut without = 0usize;
         for state in self.states.iter() {
-            seen[usize::from(state.load(Ordering::Acquire))] += 1;
+            match state.load(Ordering::Acquire) {
+                COMPLETED => counts.completed += 1,
+                FAILED => counts.failed += 1,
+                SKIPPED => counts.skipped += 1,
+                CANCELLED => counts.cancelled += 1,
+                _ => without += 1,
+            }
         }
-        let without = seen[usize::from(EMPTY)] + seen[usize::from(WRITING)];
-        let counts = StatusCounts {
-            completed: seen[usize::from(COMPLETED)],
-            failed: seen[usize::from(FAILED)],
-            skipped: seen[usize::from(SKIPPED)],
-            // A task without a final state counts as cancelled.
-            cancelled: self.len()
-                - seen[usize::from(COMPLETED)]
-                - seen[usize::from(FAILED)]
-                - seen[usize::from(SKIPPED)],
-        };
+        // A task without a final state counts as cancelled.
+        counts.cancelled += without;
         let unfinished = if without == 0 {
             Vec::new()
         } else {
