@@ -435,3 +435,71 @@ async fn the_run_waits_for_roots_that_go_on_after_their_first_poll() {
     assert_eq!(results.len(), 101);
     assert_eq!(results["sink"], json!((0..100u64).sum::<u64>()));
 }
+
+/// Layers whose tasks each depend on three tasks of the layer before: a
+/// finishing task often makes several dependents ready at once, and all
+/// but one of them go through the run's queue of ready tasks to the
+/// helpers on the other worker. Every task must run exactly once, after
+/// its dependencies, whether the tasks finish at once or wait on a timer
+/// (then a helper hands the waiting task to a tokio task of its own and
+/// goes on), run after run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ready_dependents_handed_to_other_workers_each_run_once_after_their_dependencies() {
+    const LAYERS: usize = 12;
+    const WIDTH: usize = 150;
+    let name = |l: usize, i: usize| format!("l{l}-{i}");
+    for round in 0..6 {
+        let done: Arc<Vec<AtomicUsize>> =
+            Arc::new((0..LAYERS * WIDTH).map(|_| AtomicUsize::new(0)).collect());
+        let mut wf = Workflow::new("layers");
+        let mut x: u64 = 42 + round;
+        for l in 0..LAYERS {
+            for i in 0..WIDTH {
+                let deps: Vec<usize> = if l == 0 {
+                    Vec::new()
+                } else {
+                    (0..3)
+                        .map(|_| {
+                            x = x
+                                .wrapping_mul(6364136223846793005)
+                                .wrapping_add(1442695040888963407);
+                            (x >> 33) as usize % WIDTH
+                        })
+                        .collect()
+                };
+                let me = l * WIDTH + i;
+                let deps_done: Vec<usize> = deps.iter().map(|&d| (l - 1) * WIDTH + d).collect();
+                let done = Arc::clone(&done);
+                // Every seventh task of odd rounds waits on a timer first.
+                let waits = round % 2 == 1 && me % 7 == 0;
+                wf.add_task(
+                    name(l, i),
+                    move |_ctx: TaskContext| {
+                        let done = Arc::clone(&done);
+                        let deps_done = deps_done.clone();
+                        async move {
+                            if waits {
+                                tokio::time::sleep(Duration::from_micros(200)).await;
+                            }
+                            for &d in &deps_done {
+                                if done[d].load(Ordering::SeqCst) != 1 {
+                                    return Err(format!("dependency {d} had not finished"));
+                                }
+                            }
+                            done[me].fetch_add(1, Ordering::SeqCst);
+                            Ok::<_, String>(json!(me))
+                        }
+                    },
+                    TaskOptions::new().depends_on(deps.iter().map(|&d| name(l - 1, d))),
+                );
+            }
+        }
+        let results = wf.run().await.expect("the run completes");
+        assert_eq!(results.len(), LAYERS * WIDTH, "round {round}");
+        let s = wf.summary();
+        assert!(s.success, "round {round}: {:?}", s.counts);
+        for (t, count) in done.iter().enumerate() {
+            assert_eq!(count.load(Ordering::SeqCst), 1, "round {round}: task {t}");
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! Driving tasks: the futures that run a task and then whichever dependent
-//! it made ready, and the batch drivers that start tasks that became ready
-//! together (see [`RunShared::start`]).
+//! it made ready, the batch drivers that start tasks that became ready
+//! together (see [`RunShared::start`]), and the helpers that take ready
+//! tasks from the run's queue (see `RunShared::hand_off`).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -71,7 +72,7 @@ impl Drop for ActiveGuard {
     }
 }
 
-/// Up to this many ready dependents are spawned one by one; more go to a
+/// Up to this many ready dependents go to the run's queue; more go to a
 /// batch (see [`RunShared::start_batch`]), which costs a few spawns itself.
 pub(super) const SPAWN_AT_MOST: usize = 8;
 
@@ -127,10 +128,26 @@ pub(super) async fn drive_batch(guard: ActiveGuard, batch: Arc<Batch>) {
     }
 }
 
-/// Spawns a tokio task that runs `id` (and whatever it makes ready next),
-/// sharing the caller's handle.
-pub(super) fn spawn(run: &RunHandle, id: TaskId) {
-    tokio::spawn(drive(ActiveGuard::counted(Arc::clone(run)), id));
+/// Takes tasks from the run's queue (see `RunShared::hand_off`) and runs
+/// each in place until it first waits, like [`drive_batch`]; leaves when
+/// the queue is empty.
+pub(super) async fn help(guard: ActiveGuard) {
+    let Some(run) = guard.run.as_ref() else {
+        return;
+    };
+    loop {
+        let Some(id) = run.take_queued() else {
+            if run.helper_stays() {
+                continue;
+            }
+            return;
+        };
+        let mut task = Box::pin(drive(ActiveGuard::uncounted(Arc::clone(run)), id));
+        if futures::poll!(task.as_mut()).is_pending() {
+            tokio::spawn(counted(ActiveGuard::counted(Arc::clone(run)), task));
+        }
+        tokio::task::coop::consume_budget().await;
+    }
 }
 
 /// Runs `task` to its end under `guard`'s count, then drops the task before
