@@ -528,6 +528,13 @@ impl RunShared {
 
     /// Spawns a helper if fewer than one per worker are alive.
     pub(super) fn recruit(self: &Arc<Self>) {
+        if self.count_helper() {
+            tokio::spawn(help(ActiveGuard::counted(new_handle(self))));
+        }
+    }
+
+    /// Counts one more helper unless one per worker is counted already.
+    fn count_helper(&self) -> bool {
         let mut alive = self.helpers.load(Ordering::SeqCst);
         while alive < self.workers {
             match self.helpers.compare_exchange(
@@ -536,13 +543,11 @@ impl RunShared {
                 Ordering::SeqCst,
                 Ordering::SeqCst,
             ) {
-                Ok(_) => {
-                    tokio::spawn(help(ActiveGuard::counted(new_handle(self))));
-                    return;
-                }
+                Ok(_) => return true,
                 Err(now) => alive = now,
             }
         }
+        false
     }
 
     /// The next queued task, if any.
@@ -561,23 +566,8 @@ impl RunShared {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .is_empty();
-        if !queued {
-            return false;
-        }
-        let mut alive = self.helpers.load(Ordering::SeqCst);
-        while alive < self.workers {
-            match self.helpers.compare_exchange(
-                alive,
-                alive + 1,
-                Ordering::SeqCst,
-                Ordering::SeqCst,
-            ) {
-                Ok(_) => return true,
-                Err(now) => alive = now,
-            }
-        }
-        // The helpers alive will take it.
-        false
+        // If it may not stay, the helpers counted will take the task.
+        queued && self.count_helper()
     }
 
     fn release_dependents(
