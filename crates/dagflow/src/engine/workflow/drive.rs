@@ -109,18 +109,13 @@ pub(super) async fn drive_batch(guard: ActiveGuard, batch: Arc<Batch>) {
         }
         let last = (first + step).min(len);
         for (i, &id) in batch.ids[first..last].iter().enumerate() {
-            let mut task = Box::pin(drive(ActiveGuard::uncounted(Arc::clone(run)), id));
-            // Polled here with this driver's waker; once spawned, the
-            // runtime polls it again at once and it registers the task's
-            // own waker.
-            if futures::poll!(task.as_mut()).is_pending() {
+            if let Some(task) = poll_in_place(run, id).await {
                 if first + i + 1 == last && batch.next.load(Ordering::Relaxed) >= len {
                     // Nothing left to start: go on with this task here.
                     task.await;
                     return;
                 }
-                // It lives on without this driver now: counted from here.
-                tokio::spawn(counted(ActiveGuard::counted(Arc::clone(run)), task));
+                spawn_waiting(run, task);
             }
             // Let other tasks (the spawned ones among them) run now and then.
             tokio::task::coop::consume_budget().await;
@@ -142,12 +137,32 @@ pub(super) async fn help(guard: ActiveGuard) {
             }
             return;
         };
-        let mut task = Box::pin(drive(ActiveGuard::uncounted(Arc::clone(run)), id));
-        if futures::poll!(task.as_mut()).is_pending() {
-            tokio::spawn(counted(ActiveGuard::counted(Arc::clone(run)), task));
+        if let Some(task) = poll_in_place(run, id).await {
+            spawn_waiting(run, task);
         }
         tokio::task::coop::consume_budget().await;
     }
+}
+
+/// Starts `id` (and whatever it makes ready next) in the caller's task and
+/// polls it once; gives it back if it waits.
+async fn poll_in_place(
+    run: &RunHandle,
+    id: TaskId,
+) -> Option<Pin<Box<impl Future<Output = ()> + Send + 'static>>> {
+    let mut task = Box::pin(drive(ActiveGuard::uncounted(Arc::clone(run)), id));
+    // Polled here with the caller's waker; once spawned, the runtime polls
+    // it again at once and it registers the task's own waker.
+    futures::poll!(task.as_mut()).is_pending().then_some(task)
+}
+
+/// Lets a task that waits live on as a tokio task of its own, counted
+/// from here (it no longer lives inside its starter).
+fn spawn_waiting<F>(run: &RunHandle, task: Pin<Box<F>>)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    tokio::spawn(counted(ActiveGuard::counted(Arc::clone(run)), task));
 }
 
 /// Runs `task` to its end under `guard`'s count, then drops the task before

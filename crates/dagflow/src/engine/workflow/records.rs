@@ -41,6 +41,11 @@ const FAILED: u8 = 2;
 const SKIPPED: u8 = 3;
 const CANCELLED: u8 = 4;
 
+/// Whether a status byte says its record is set.
+fn is_set(state: u8) -> bool {
+    state != EMPTY && state != WRITING
+}
+
 fn status_code(status: TaskStatus) -> u8 {
     match status {
         TaskStatus::Completed => COMPLETED,
@@ -125,8 +130,7 @@ impl RecordTable {
     /// The record of task `index`, once set.
     #[inline]
     pub(crate) fn get(&self, index: usize) -> Option<&Finished> {
-        let state = self.states.get(index)?.load(Ordering::Acquire);
-        if state == EMPTY || state == WRITING {
+        if !is_set(self.states.get(index)?.load(Ordering::Acquire)) {
             return None;
         }
         let cell = self.cell(index)?;
@@ -184,8 +188,7 @@ impl RecordTable {
 impl Drop for RecordTable {
     fn drop(&mut self) {
         for (i, state) in self.states.iter_mut().enumerate() {
-            let state = *state.get_mut();
-            if state == EMPTY || state == WRITING {
+            if !is_set(*state.get_mut()) {
                 continue;
             }
             if let Some(cell) = self

@@ -103,6 +103,7 @@ pub(crate) struct RunShared {
     queue: CachePadded<Mutex<Vec<TaskId>>>,
     /// Helpers alive (see [`help`]): at most one per runtime worker.
     helpers: CachePadded<AtomicUsize>,
+    /// The runtime's worker threads (at least 1).
     workers: usize,
     closed: AtomicBool,
     dependency_failed: Arc<str>,
@@ -463,10 +464,7 @@ impl RunShared {
     /// Spawns the drivers of a batch of `ids`, one per runtime worker, less
     /// the `kept` ones the caller runs itself; returns the batch.
     fn spawn_drivers(self: &Arc<Self>, ids: Vec<TaskId>, kept: usize) -> Arc<Batch> {
-        let workers = tokio::runtime::Handle::current()
-            .metrics()
-            .num_workers()
-            .max(1);
+        let workers = self.workers;
         let batch = Arc::new(Batch {
             next: AtomicUsize::new(0),
             ids,
@@ -527,7 +525,7 @@ impl RunShared {
     }
 
     /// Spawns a helper if fewer than one per worker are alive.
-    pub(super) fn recruit(self: &Arc<Self>) {
+    fn recruit(self: &Arc<Self>) {
         if self.count_helper() {
             tokio::spawn(help(ActiveGuard::counted(new_handle(self))));
         }
