@@ -562,3 +562,77 @@ fn timed_step_reads_earlier_results_and_later_steps_read_its_result() {
     );
     assert_eq!(result.step("double").unwrap().result, Some(&json!(10)));
 }
+
+/// Keeps the result carried by every `TaskCompleted` event.
+#[derive(Default)]
+struct ResultKeeper(Mutex<Vec<(String, Value)>>);
+
+impl Observer for ResultKeeper {
+    fn on_event(&self, event: &WorkflowEvent) -> Result<(), ObserverError> {
+        if let WorkflowEvent::TaskCompleted { task, result, .. } = event {
+            let kept = (task.to_string(), Value::clone(result));
+            self.0.lock().unwrap().push(kept);
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn results_reach_observers_dependents_and_the_context_after_gaps_and_self_named_inserts() {
+    let keeper = Arc::new(ResultKeeper::default());
+    let mut runner = WorkflowRunner::new("results");
+    runner
+        .add_step(
+            WorkflowStep::new("first").action(|ctx: &mut WorkflowContext| {
+                // A value under the step's own name loses to its result.
+                ctx.insert("first", "inserted by the step");
+                Ok::<_, String>(json!(1))
+            }),
+        )
+        .unwrap()
+        .add_step(
+            WorkflowStep::new("broken").action(|_: &mut WorkflowContext| Err::<Value, _>("no")),
+        )
+        .unwrap()
+        .add_step(WorkflowStep::new("blocked").depends_on(["broken"]))
+        .unwrap()
+        // After a failure and a skip, results land behind empty slots.
+        .add_step(WorkflowStep::new("after").depends_on(["first"]).action(
+            |ctx: &mut WorkflowContext| {
+                let first = ctx.get("first").and_then(Value::as_i64).ok_or("no first")?;
+                Ok::<_, String>(json!(first + 10))
+            },
+        ))
+        .unwrap()
+        .add_step(WorkflowStep::new("plain").depends_on(["after"]))
+        .unwrap();
+    // Kept, so that the run must copy each result rather than move it.
+    runner.observe(keeper.clone());
+    let result = runner.run(WorkflowContext::new()).unwrap();
+    assert_eq!(
+        *keeper.0.lock().unwrap(),
+        [
+            ("first".to_string(), json!(1)),
+            ("after".to_string(), json!(11)),
+            ("plain".to_string(), Value::Null),
+        ]
+    );
+    // In execution order: both results after `broken` follow an empty slot.
+    let seen: Vec<(String, Option<Value>)> = result
+        .steps()
+        .map(|s| (s.name.to_string(), s.result.cloned()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("first".to_string(), Some(json!(1))),
+            ("broken".to_string(), None),
+            ("after".to_string(), Some(json!(11))),
+            ("blocked".to_string(), None),
+            ("plain".to_string(), Some(Value::Null)),
+        ]
+    );
+    assert_eq!(result.context.get("first"), Some(&json!(1)));
+    assert_eq!(result.context.get("after"), Some(&json!(11)));
+    assert_eq!(result.context.get("broken"), None);
+}

@@ -80,6 +80,22 @@ impl Results {
         }
     }
 
+    /// The owned slots, if the next free one is `position` and there is
+    /// room for it: the one case [`WorkflowContext::record_result`] handles
+    /// inline. No call, so nothing to unwind.
+    #[inline(always)]
+    fn next_slot(&mut self, position: usize) -> Option<&mut Vec<Option<Value>>> {
+        match self {
+            Results::Owned(results)
+                if results.slots.len() == position
+                    && results.slots.len() < results.slots.capacity() =>
+            {
+                Some(&mut results.slots)
+            }
+            _ => None,
+        }
+    }
+
     /// Turns shared results into owned ones (copied if a fork still holds
     /// them: a step that timed out and still runs).
     #[cold]
@@ -210,27 +226,55 @@ impl WorkflowContext {
         self.cancelled = None;
     }
 
-    /// Stores a completed step's result; it replaces an inserted value of
-    /// the same name (the most recent write wins). `name` is called only
-    /// when there are inserted values to look through.
-    #[inline]
-    pub(crate) fn record_result<'n>(
-        &mut self,
-        position: usize,
-        name: impl FnOnce() -> &'n str,
-        value: Value,
-    ) {
-        if !self.values.is_empty() {
-            self.values.remove(name());
+    /// Stores the result of the step at `position`; it replaces an inserted
+    /// value of the same name (the most recent write wins).
+    ///
+    /// Inlined into each action's wrapper, so that the value the action
+    /// builds is stored straight into its slot. Nothing between the action's
+    /// return and that store may call out (a call that can unwind makes the
+    /// compiler keep the value on the stack and copy it).
+    #[inline(always)]
+    pub(crate) fn record_result(&mut self, position: usize, value: Value) {
+        match self.results.next_slot(position) {
+            Some(slots) => {
+                slots.spare_capacity_mut()[0].write(Some(value));
+                // SAFETY: the slot at `len` (= `position`) was just written.
+                unsafe { slots.set_len(position + 1) };
+            }
+            None => self.record_result_after_gap(position, value),
         }
+        if !self.values.is_empty() {
+            self.remove_value_of_step(position);
+        }
+    }
+
+    /// [`record_result`](Self::record_result) when the slot is not the next
+    /// free one: steps before it failed or were skipped (their slots stay
+    /// empty), or the results are shared with a step on a helper thread.
+    #[cold]
+    #[inline(never)]
+    fn record_result_after_gap(&mut self, position: usize, value: Value) {
         if let Some(results) = self.results.make_mut() {
-            // Positions are recorded in increasing order; failed and skipped
-            // steps before this one get their empty slot now.
             if results.slots.len() < position {
                 results.slots.resize(position, None);
             }
             results.slots.push(Some(value));
         }
+    }
+
+    /// Removes the inserted value named like the step at `position`.
+    #[cold]
+    fn remove_value_of_step(&mut self, position: usize) {
+        if let Some(results) = self.results.get() {
+            let name = results.plan.name_at(position);
+            self.values.remove(name);
+        }
+    }
+
+    /// The recorded result of the step at `position`, to move out and back
+    /// in (observers are shown it without a copy).
+    pub(crate) fn result_slot(&mut self, position: usize) -> Option<&mut Option<Value>> {
+        self.results.make_mut()?.slots.get_mut(position)
     }
 
     /// The results of the current run, shared.

@@ -128,29 +128,31 @@ impl<'a> StepLoop<'a> {
             }
             match (&step.action, step.timeout) {
                 (Some(action), None) => {
-                    // The action's own `Result` is matched as returned: its
-                    // `Ok` has the layout of a bare `Value`, so the value
-                    // reaches its slot without being repacked (converting
-                    // to `Result<Value, StepError>` first cost a copy
-                    // through mismatched stores, 15-25 % of a no-op step).
+                    // The action records its own result (see
+                    // `StepAction::call_recording`): the value is written
+                    // once, into its slot, and only the error comes back.
                     self.in_action = true;
-                    let outcome = action.call(&mut self.context);
+                    let outcome = action.call_recording(&mut self.context, position);
                     self.in_action = false;
                     let span = self.lap();
                     match outcome {
-                        Ok(value) => self.complete(position, value, span),
+                        Ok(()) => self.complete(position, span),
                         Err(error) => self.fail(position, StepError::Action(error), span),
                     }
                 }
                 (None, _) => {
                     let span = self.lap();
-                    self.complete(position, Value::Null, span);
+                    self.context.record_result(position, Value::Null);
+                    self.complete(position, span);
                 }
                 (Some(action), Some(limit)) => {
                     let outcome = run_with_timeout(action, &mut self.context, limit);
                     let span = self.lap();
                     match outcome {
-                        Ok(value) => self.complete(position, value, span),
+                        Ok(value) => {
+                            self.context.record_result(position, value);
+                            self.complete(position, span);
+                        }
                         Err(error) => self.fail(position, error, span),
                     }
                 }
@@ -180,17 +182,17 @@ impl<'a> StepLoop<'a> {
         span
     }
 
+    /// Marks the step at `position` completed; its result is already in
+    /// the context.
     #[inline(always)]
-    fn complete(&mut self, position: usize, mut value: Value, span: u64) {
+    fn complete(&mut self, position: usize, span: u64) {
         self.outcomes.spans[position] = span;
         self.outcomes.status[position] = TaskStatus::Completed;
         self.counts.completed += 1;
         if self.observe {
             let duration = Duration::from_nanos(self.outcomes.clock.span_nanos(span, self.last));
-            value = self.emit_completed(position, duration, value);
+            self.emit_completed(position, duration);
         }
-        self.context
-            .record_result(position, || self.plan.name_at(position), value);
     }
 
     fn fail(&mut self, position: usize, error: StepError, span: u64) {
@@ -236,10 +238,14 @@ impl<'a> StepLoop<'a> {
         }
     }
 
-    /// Emits `TaskCompleted` and hands the value back (without a copy unless
-    /// an observer kept it).
-    fn emit_completed(&self, position: usize, duration: Duration, value: Value) -> Value {
+    /// Emits `TaskCompleted` with the step's recorded result (moved into
+    /// the event and back, without a copy unless an observer kept it).
+    fn emit_completed(&mut self, position: usize, duration: Duration) {
         let id = self.plan.steps[position].id;
+        // An action that replaced the whole context dropped the run's
+        // results along with it; its event then shows `null`.
+        let slot = self.context.result_slot(position);
+        let value = slot.and_then(Option::take).unwrap_or_default();
         let shared = Arc::new(value);
         self.runner.observers.emit(&WorkflowEvent::TaskCompleted {
             run_id: Arc::clone(self.run_id),
@@ -250,7 +256,9 @@ impl<'a> StepLoop<'a> {
             result: Arc::clone(&shared),
             at: SystemTime::now(),
         });
-        Arc::try_unwrap(shared).unwrap_or_else(|kept| Value::clone(&kept))
+        if let Some(slot) = self.context.result_slot(position) {
+            *slot = Some(Arc::try_unwrap(shared).unwrap_or_else(|kept| Value::clone(&kept)));
+        }
     }
 }
 

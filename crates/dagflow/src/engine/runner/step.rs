@@ -12,12 +12,54 @@ use super::context::WorkflowContext;
 /// threads (`String`, `&str`, `std::io::Error`, `anyhow::Error`, ...).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-type ActionFn = dyn Fn(&mut WorkflowContext) -> Result<Value, BoxError> + Send + Sync;
+/// A step's closure, callable two ways (both monomorphised per closure).
+trait ActionFn: Send + Sync {
+    /// Runs the closure and returns its result.
+    fn call(&self, context: &mut WorkflowContext) -> Result<Value, BoxError>;
+
+    /// Runs the closure and records a successful result in `context` as
+    /// the result of the step at `position`. The value goes from the
+    /// closure to its slot in one function, so it is written once, in
+    /// place: returning it and storing it in the caller copied it through
+    /// the stack, and reading back the narrow stores the closure had just
+    /// made stalled the run loop (half of a no-op step's time).
+    fn call_recording(
+        &self,
+        context: &mut WorkflowContext,
+        position: usize,
+    ) -> Result<(), BoxError>;
+}
+
+/// The closure behind a [`StepAction`], its error already boxed.
+struct Closure<F>(F);
+
+impl<F> ActionFn for Closure<F>
+where
+    F: Fn(&mut WorkflowContext) -> Result<Value, BoxError> + Send + Sync,
+{
+    fn call(&self, context: &mut WorkflowContext) -> Result<Value, BoxError> {
+        (self.0)(context)
+    }
+
+    fn call_recording(
+        &self,
+        context: &mut WorkflowContext,
+        position: usize,
+    ) -> Result<(), BoxError> {
+        match (self.0)(context) {
+            Ok(value) => {
+                context.record_result(position, value);
+                Ok(())
+            }
+            Err(error) => Err(error),
+        }
+    }
+}
 
 /// What a step does: a closure over the shared [`WorkflowContext`] that
 /// returns the step's result. Cheap to clone (shared).
 #[derive(Clone)]
-pub struct StepAction(Arc<ActionFn>);
+pub struct StepAction(Arc<dyn ActionFn>);
 
 impl StepAction {
     /// Wraps a closure. Its error type is anything convertible into a
@@ -27,9 +69,9 @@ impl StepAction {
         F: Fn(&mut WorkflowContext) -> Result<Value, E> + Send + Sync + 'static,
         E: Into<BoxError>,
     {
-        StepAction(Arc::new(move |ctx: &mut WorkflowContext| {
-            action(ctx).map_err(Into::into)
-        }))
+        StepAction(Arc::new(Closure(move |context: &mut WorkflowContext| {
+            action(context).map_err(Into::into)
+        })))
     }
 
     /// Asks the CPU to start loading the action's closure (see
@@ -42,7 +84,18 @@ impl StepAction {
 
     /// Runs the action.
     pub fn call(&self, context: &mut WorkflowContext) -> Result<Value, BoxError> {
-        (self.0)(context)
+        self.0.call(context)
+    }
+
+    /// Runs the action and records its result, if it succeeds, as the
+    /// result of the step at `position` in `context`.
+    #[inline(always)]
+    pub(crate) fn call_recording(
+        &self,
+        context: &mut WorkflowContext,
+        position: usize,
+    ) -> Result<(), BoxError> {
+        self.0.call_recording(context, position)
     }
 }
 
