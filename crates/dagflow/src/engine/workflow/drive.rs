@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crossbeam_utils::CachePadded;
+use smallvec::SmallVec;
 
 use super::attempt::execute;
 use super::scheduler::RunShared;
@@ -80,7 +81,10 @@ pub(super) const SPAWN_AT_MOST: usize = 8;
 #[derive(Default)]
 pub(super) struct Ready {
     pub(super) first: Option<TaskId>,
-    pub(super) others: Vec<TaskId>,
+    /// Inline up to the queue's share, so that a finish that makes a few
+    /// tasks ready allocates nothing (on `layered`, about half the finishes
+    /// do).
+    pub(super) others: SmallVec<[TaskId; SPAWN_AT_MOST]>,
 }
 
 /// Tasks that became ready together, taken in turn by their drivers.

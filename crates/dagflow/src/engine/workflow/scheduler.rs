@@ -506,7 +506,7 @@ impl RunShared {
             run.release_dependents(t, false, &mut ready, &mut cascade);
         }
         if ready.others.len() > SPAWN_AT_MOST {
-            handle.start_batch(ready.others);
+            handle.start_batch(ready.others.into_vec());
         } else if !ready.others.is_empty() {
             handle.hand_off(&ready.others);
         }
