@@ -1,7 +1,7 @@
 //! Driving tasks: the futures that run a task and then whichever dependent
 //! it made ready, the batch drivers that start tasks that became ready
 //! together (see [`RunShared::start`]), and the helpers that take ready
-//! tasks from the run's queue (see `RunShared::hand_off`).
+//! tasks from the run's queue (see `super::handoff`).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -127,7 +127,7 @@ pub(super) async fn drive_batch(guard: ActiveGuard, batch: Arc<Batch>) {
     }
 }
 
-/// Takes tasks from the run's queue (see `RunShared::hand_off`) and runs
+/// Takes tasks from the run's queue (see `super::handoff`) and runs
 /// each in place until it first waits, like [`drive_batch`]; leaves when
 /// the queue is empty.
 pub(super) async fn help(guard: ActiveGuard) {
@@ -135,8 +135,8 @@ pub(super) async fn help(guard: ActiveGuard) {
         return;
     };
     loop {
-        let Some(id) = run.take_queued() else {
-            if run.helper_stays() {
+        let Some(id) = run.hand_off.take() else {
+            if run.hand_off.helper_stays() {
                 continue;
             }
             return;

@@ -66,6 +66,7 @@ mod drive;
 mod error;
 mod factories;
 mod finished;
+mod handoff;
 mod options;
 mod records;
 mod results;

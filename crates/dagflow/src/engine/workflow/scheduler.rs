@@ -4,13 +4,11 @@
 //! finishes decrements its dependents' countdowns itself; a dependent whose
 //! countdown reaches zero is ready at that moment. One of them runs next on
 //! the finishing task's driver, which saves any hand-off along chains. The
-//! others go to the run's queue of ready tasks, which helpers drain: a
-//! helper is spawned when a task is queued and fewer helpers than runtime
-//! workers are alive, so an idle worker takes the task at once, and a helper
-//! leaves when the queue is empty. (Until 2026-12-02 each of them was a
-//! tokio task of its own: 49,800 spawns in a run of `layered`, half its
-//! time.) A large group of tasks ready together goes to batch drivers
-//! instead. There is no central loop and no level barrier.
+//! others go to the run's queue of ready tasks, or to batch drivers when
+//! many are ready together (see `super::handoff`). (Until 2026-12-02 each
+//! of them was a tokio task of its own: 49,800 spawns in a run of
+//! `layered`, half its time.) There is no central loop and no level
+//! barrier.
 //!
 //! A task that did not complete (failed, skipped, cancelled) sets a flag in
 //! its dependents' countdowns, so a ready task knows in O(1) whether it must
@@ -33,10 +31,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::attempt::Execution;
 use super::cancel::CancelHandle;
-use super::drive::{
-    drive_batch, help, new_handle, ActiveGuard, Batch, Ready, RunHandle, SPAWN_AT_MOST,
-};
+use super::drive::{drive_batch, new_handle, ActiveGuard, Ready, RunHandle, SPAWN_AT_MOST};
 use super::finished::{Finished, Note, Outcome};
+use super::handoff::HandOff;
 use super::options::{TaskExtras, TaskTable};
 use super::records::RecordTable;
 use crate::engine::clock::TaskClock;
@@ -99,12 +96,8 @@ pub(crate) struct RunShared {
     /// task, was a cache miss each time).
     pub(super) active: CachePadded<AtomicUsize>,
     pub(crate) done: Arc<Notify>,
-    /// Ready tasks no driver has taken yet (see [`hand_off`](Self::hand_off)).
-    queue: CachePadded<Mutex<Vec<TaskId>>>,
-    /// Helpers alive (see [`help`]): at most one per runtime worker.
-    helpers: CachePadded<AtomicUsize>,
-    /// The runtime's worker threads (at least 1).
-    workers: usize,
+    /// Where ready tasks wait for a worker (see [`HandOff`]).
+    pub(super) hand_off: HandOff,
     closed: AtomicBool,
     dependency_failed: Arc<str>,
 }
@@ -155,11 +148,7 @@ impl RunShared {
             stop_reason: Mutex::new(None),
             active: CachePadded::new(AtomicUsize::new(0)),
             done: Arc::new(Notify::new()),
-            queue: CachePadded::new(Mutex::new(Vec::new())),
-            helpers: CachePadded::new(AtomicUsize::new(0)),
-            workers: tokio::runtime::Handle::try_current()
-                .map_or(1, |h| h.metrics().num_workers())
-                .max(1),
+            hand_off: HandOff::new(),
             closed: AtomicBool::new(false),
             dependency_failed: Arc::from("dependency failed"),
             dag,
@@ -453,29 +442,6 @@ impl RunShared {
         Some(drive_batch(ActiveGuard::counted(new_handle(self)), batch))
     }
 
-    /// Starts tasks that became ready together (the roots, or the
-    /// dependents one task released): one driver per runtime worker takes
-    /// them in turn and polls each once in place; a task that finishes at
-    /// that first poll costs no tokio task of its own.
-    fn start_batch(self: &Arc<Self>, ids: Vec<TaskId>) {
-        self.spawn_drivers(ids, 0);
-    }
-
-    /// Spawns the drivers of a batch of `ids`, one per runtime worker, less
-    /// the `kept` ones the caller runs itself; returns the batch.
-    fn spawn_drivers(self: &Arc<Self>, ids: Vec<TaskId>, kept: usize) -> Arc<Batch> {
-        let workers = self.workers;
-        let batch = Arc::new(Batch {
-            next: AtomicUsize::new(0),
-            ids,
-        });
-        for _ in kept..workers.min(batch.ids.len()) {
-            let guard = ActiveGuard::counted(new_handle(self));
-            tokio::spawn(drive_batch(guard, Arc::clone(&batch)));
-        }
-        batch
-    }
-
     /// Records how `id` ended, releases its dependents, and returns one
     /// ready dependent for the caller to run next.
     ///
@@ -508,64 +474,9 @@ impl RunShared {
         if ready.others.len() > SPAWN_AT_MOST {
             handle.start_batch(ready.others.into_vec());
         } else if !ready.others.is_empty() {
-            handle.hand_off(&ready.others);
+            handle.queue_ready(&ready.others);
         }
         ready.first
-    }
-
-    /// Makes `ids` available to any worker: they go to the run's queue,
-    /// and a helper is spawned to take them unless one per worker is
-    /// alive already (each takes from the queue until it is empty).
-    fn hand_off(self: &Arc<Self>, ids: &[TaskId]) {
-        self.queue
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend_from_slice(ids);
-        self.recruit();
-    }
-
-    /// Spawns a helper if fewer than one per worker are alive.
-    fn recruit(self: &Arc<Self>) {
-        if self.count_helper() {
-            tokio::spawn(help(ActiveGuard::counted(new_handle(self))));
-        }
-    }
-
-    /// Counts one more helper unless one per worker is counted already.
-    fn count_helper(&self) -> bool {
-        let mut alive = self.helpers.load(Ordering::SeqCst);
-        while alive < self.workers {
-            match self.helpers.compare_exchange(
-                alive,
-                alive + 1,
-                Ordering::SeqCst,
-                Ordering::SeqCst,
-            ) {
-                Ok(_) => return true,
-                Err(now) => alive = now,
-            }
-        }
-        false
-    }
-
-    /// The next queued task, if any.
-    pub(super) fn take_queued(&self) -> Option<TaskId> {
-        self.queue.lock().unwrap_or_else(|e| e.into_inner()).pop()
-    }
-
-    /// A helper found the queue empty: it leaves, unless a task was queued
-    /// meanwhile and it may stay (then `true`). The queue is checked after
-    /// the helper stopped counting, so a task queued by someone who still
-    /// saw it counted is never left behind.
-    pub(super) fn helper_stays(&self) -> bool {
-        self.helpers.fetch_sub(1, Ordering::SeqCst);
-        let queued = !self
-            .queue
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_empty();
-        // If it may not stay, the helpers counted will take the task.
-        queued && self.count_helper()
     }
 
     fn release_dependents(
