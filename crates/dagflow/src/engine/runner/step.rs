@@ -46,13 +46,9 @@ where
         context: &mut WorkflowContext,
         position: usize,
     ) -> Result<(), BoxError> {
-        match (self.0)(context) {
-            Ok(value) => {
-                context.record_result(position, value);
-                Ok(())
-            }
-            Err(error) => Err(error),
-        }
+        let value = (self.0)(context)?;
+        context.record_result(position, value);
+        Ok(())
     }
 }
 

@@ -4,10 +4,11 @@
 //! `RunShared::finish`). The others, and the run's roots, go one of two
 //! ways:
 //!
-//! - A few (at most [`SPAWN_AT_MOST`]) go to the run's queue, which helpers
-//!   drain (see [`help`]). A helper is spawned when a task is queued and
-//!   fewer helpers than runtime workers are alive, so an idle worker takes
-//!   the task at once; a helper leaves when the queue is empty.
+//! - A few (at most [`SPAWN_AT_MOST`](super::drive::SPAWN_AT_MOST)) go to
+//!   the run's queue, which helpers drain (see [`help`]). A helper is
+//!   spawned when a task is queued and fewer helpers than runtime workers
+//!   are alive, so an idle worker takes the task at once; a helper leaves
+//!   when the queue is empty.
 //! - More, and the roots, go to a batch: one driver per worker takes them
 //!   in turn (see [`drive_batch`]).
 //!
@@ -19,8 +20,6 @@ use std::sync::{Arc, Mutex};
 
 use crossbeam_utils::CachePadded;
 
-#[cfg(doc)]
-use super::drive::SPAWN_AT_MOST;
 use super::drive::{drive_batch, help, new_handle, ActiveGuard, Batch};
 use super::scheduler::RunShared;
 use crate::graph::TaskId;
