@@ -93,16 +93,19 @@ impl DagBuilder {
     /// reported by [`build`](Self::build), since a dependency may be added later.
     pub fn add<I, S>(
         &mut self,
-        name: impl Into<String>,
+        name: impl AsRef<str>,
         dependencies: I,
     ) -> Result<TaskId, GraphError>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let name: String = name.into();
-        if self.index.get(&self.names, &name).is_some() {
-            return Err(GraphError::DuplicateTask { name });
+        let name = name.as_ref();
+        let hash = self.index.hash(name);
+        if self.index.get_hashed(&self.names, name, hash).is_some() {
+            return Err(GraphError::DuplicateTask {
+                name: name.to_owned(),
+            });
         }
         if self.names.len() >= (UNRESOLVED - 1) as usize {
             return Err(GraphError::TooManyTasks);
@@ -131,7 +134,7 @@ impl DagBuilder {
         }
         self.dep_start.push(self.deps.len() as u32);
         self.names.push(name);
-        self.index.insert_new(&self.names, id);
+        self.index.insert_new_hashed(&self.names, id, hash);
         Ok(id)
     }
 

@@ -152,7 +152,7 @@ impl Dag {
     pub fn from_tasks<I, N, D, S>(tasks: I) -> Result<Dag, GraphError>
     where
         I: IntoIterator<Item = (N, D)>,
-        N: Into<String>,
+        N: AsRef<str>,
         D: IntoIterator<Item = S>,
         S: AsRef<str>,
     {

@@ -41,7 +41,18 @@ impl NameIndex {
 
     /// The id of `name`, where `names[id]` is the name of task `id`.
     pub(super) fn get(&self, names: &[Arc<str>], name: &str) -> Option<TaskId> {
-        let hash = self.hasher.hash_one(name);
+        self.get_hashed(names, name, self.hash(name))
+    }
+
+    /// The hash the index files `name` under, for [`get_hashed`](Self::get_hashed)
+    /// and [`insert_new_hashed`](Self::insert_new_hashed): a task added
+    /// after a duplicate check hashes its name once, not twice.
+    pub(super) fn hash(&self, name: &str) -> u64 {
+        self.hasher.hash_one(name)
+    }
+
+    /// [`get`](Self::get) with `name`'s [`hash`](Self::hash).
+    pub(super) fn get_hashed(&self, names: &[Arc<str>], name: &str, hash: u64) -> Option<TaskId> {
         self.table
             .find(hash, |&id| &*names[id.index()] == name)
             .copied()
@@ -49,12 +60,18 @@ impl NameIndex {
 
     /// Adds task `id`, whose name is `names[id]` and not in the index yet;
     /// the index holds exactly the ids before it.
+    #[cfg(test)]
     pub(super) fn insert_new(&mut self, names: &[Arc<str>], id: TaskId) {
+        let hash = self.hash(&names[id.index()]);
+        self.insert_new_hashed(names, id, hash);
+    }
+
+    /// [`insert_new`](Self::insert_new) with the name's [`hash`](Self::hash).
+    pub(super) fn insert_new_hashed(&mut self, names: &[Arc<str>], id: TaskId, hash: u64) {
         if self.table.len() == self.table.capacity() {
             self.grow(names, id.index());
         }
         let NameIndex { table, hasher } = self;
-        let hash = hasher.hash_one(&*names[id.index()]);
         table.insert_unique(hash, id, |&other| hasher.hash_one(&*names[other.index()]));
     }
 

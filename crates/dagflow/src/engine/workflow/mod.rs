@@ -180,7 +180,7 @@ impl Workflow {
     /// [`validate`](Self::validate)) as [`GraphError::DuplicateTask`].
     pub fn add_task<F, Fut, E>(
         &mut self,
-        name: impl Into<String>,
+        name: impl AsRef<str>,
         action: F,
         options: TaskOptions,
     ) -> &mut Self
@@ -189,14 +189,14 @@ impl Workflow {
         Fut: Future<Output = Result<Value, E>> + Send + 'static,
         E: Into<BoxError>,
     {
-        self.push(name.into(), Action::from_async(action), options)
+        self.push(name.as_ref(), Action::from_async(action), options)
     }
 
     /// Adds a task running the blocking `action` on tokio's blocking pool,
     /// never on the runtime's worker threads. Chainable.
     pub fn add_blocking_task<F, E>(
         &mut self,
-        name: impl Into<String>,
+        name: impl AsRef<str>,
         action: F,
         options: TaskOptions,
     ) -> &mut Self
@@ -204,15 +204,17 @@ impl Workflow {
         F: Fn(TaskContext) -> Result<Value, E> + Send + Sync + 'static,
         E: Into<BoxError>,
     {
-        self.push(name.into(), Action::from_blocking(action), options)
+        self.push(name.as_ref(), Action::from_blocking(action), options)
     }
 
     /// Adds a prepared [`Task`]. Chainable.
     pub fn add(&mut self, task: Task) -> &mut Self {
-        self.push(task.name, task.action, task.options)
+        self.push(&task.name, task.action, task.options)
     }
 
-    fn push(&mut self, name: String, action: Action, options: TaskOptions) -> &mut Self {
+    /// Takes the name by reference: the graph keeps its own shared copy, so
+    /// an owned `String` here would only be copied again and freed.
+    fn push(&mut self, name: &str, action: Action, options: TaskOptions) -> &mut Self {
         let (dependencies, extras) = options.into_parts();
         if self.builder.is_none() {
             let builder = self
