@@ -230,14 +230,19 @@ async fn tasks_added_after_a_run_join_the_next_run() {
         |_c: TaskContext| async { Ok::<_, String>(json!(1)) },
         TaskOptions::new(),
     );
-    assert_eq!(wf.run().await.unwrap().len(), 1);
+    // The first run's results stay alive while tasks are added: whatever
+    // they share with the workflow must not change under them.
+    let first = wf.run().await.unwrap();
+    assert_eq!(first.len(), 1);
     wf.add_task(
         "b",
         |ctx: TaskContext| async move { Ok::<_, String>(ctx.result("a").cloned().unwrap_or_default()) },
         TaskOptions::new().depends_on(["a"]),
     );
+    assert_eq!((wf.len(), wf.task_names()), (2, vec!["a", "b"]));
     let results = wf.run().await.unwrap();
     assert_eq!(results["b"], json!(1));
+    assert_eq!((first.len(), results.len()), (1, 2));
     assert_eq!(
         wf.summary().task("b").unwrap().status,
         TaskStatus::Completed

@@ -104,7 +104,13 @@ pub struct Workflow {
     dag: Option<Arc<Dag>>,
     /// The first definition error (duplicate name, or a failed validation).
     invalid: Option<GraphError>,
+    /// The tasks, shared with runs, once the graph is validated.
     tasks: Arc<TaskTable>,
+    /// While `builder` is set: the tasks, taken out of `tasks`. Adding to an
+    /// owned table needs no check that no run shares it (`Arc::make_mut`,
+    /// an atomic compare-and-swap per task added, a tenth of building a
+    /// plain workflow).
+    staged: Option<TaskTable>,
     max_concurrency: Option<usize>,
     fail_fast: bool,
     timeout: Option<Duration>,
@@ -120,7 +126,7 @@ impl std::fmt::Debug for Workflow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Workflow")
             .field("name", &self.name)
-            .field("tasks", &self.tasks.len())
+            .field("tasks", &self.table().len())
             .field("max_concurrency", &self.max_concurrency)
             .field("fail_fast", &self.fail_fast)
             .field("timeout", &self.timeout)
@@ -138,6 +144,7 @@ impl Workflow {
             dag: None,
             invalid: None,
             tasks: Arc::new(TaskTable::default()),
+            staged: Some(TaskTable::default()),
             max_concurrency: None,
             fail_fast: true,
             timeout: None,
@@ -157,12 +164,17 @@ impl Workflow {
 
     /// Number of tasks.
     pub fn len(&self) -> usize {
-        self.tasks.len()
+        self.table().len()
     }
 
     /// Whether the workflow has no task.
     pub fn is_empty(&self) -> bool {
-        self.tasks.is_empty()
+        self.table().is_empty()
+    }
+
+    /// The tasks, staged or shared.
+    fn table(&self) -> &TaskTable {
+        self.staged.as_ref().unwrap_or(&self.tasks)
     }
 
     /// Task names in insertion order.
@@ -222,12 +234,19 @@ impl Workflow {
                 .take()
                 .map_or_else(DagBuilder::new, |d| builder_of(&d));
             self.builder = Some(builder);
+            let shared = std::mem::take(&mut self.tasks);
+            // A finished run may still hold the table: copy it then.
+            self.staged = Some(Arc::try_unwrap(shared).unwrap_or_else(|t| TaskTable::clone(&t)));
         }
         let Some(builder) = self.builder.as_mut() else {
             return self;
         };
         match builder.add(name, dependencies.iter()) {
-            Ok(_) => Arc::make_mut(&mut self.tasks).push(action, extras),
+            Ok(_) => {
+                if let Some(tasks) = self.staged.as_mut() {
+                    tasks.push(action, extras);
+                }
+            }
             Err(e) => {
                 self.invalid.get_or_insert(e);
             }
@@ -320,13 +339,16 @@ impl Workflow {
         if let Some(dag) = &self.dag {
             return Ok(Arc::clone(dag));
         }
-        match self.builder.take().unwrap_or_default().build() {
+        let built = self.builder.take().unwrap_or_default().build();
+        if let Some(mut tasks) = self.staged.take() {
+            if built.is_ok() {
+                // No more tasks are expected.
+                tasks.shrink_to_fit();
+            }
+            self.tasks = Arc::new(tasks);
+        }
+        match built {
             Ok(dag) => {
-                // No more tasks are expected; never copy a table a run
-                // still shares just to trim it.
-                if let Some(tasks) = Arc::get_mut(&mut self.tasks) {
-                    tasks.shrink_to_fit();
-                }
                 let dag = Arc::new(dag);
                 self.dag = Some(Arc::clone(&dag));
                 Ok(dag)
