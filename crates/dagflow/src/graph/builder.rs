@@ -134,7 +134,7 @@ impl DagBuilder {
         }
         self.dep_start.push(self.deps.len() as u32);
         self.names.push(name);
-        self.index.insert_new_hashed(&self.names, id, hash);
+        self.index.insert_new(&self.names, id, hash);
         Ok(id)
     }
 

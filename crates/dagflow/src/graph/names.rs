@@ -45,8 +45,8 @@ impl NameIndex {
     }
 
     /// The hash the index files `name` under, for [`get_hashed`](Self::get_hashed)
-    /// and [`insert_new_hashed`](Self::insert_new_hashed): a task added
-    /// after a duplicate check hashes its name once, not twice.
+    /// and [`insert_new`](Self::insert_new): a task added after a
+    /// duplicate check hashes its name once, not twice.
     pub(super) fn hash(&self, name: &str) -> u64 {
         self.hasher.hash_one(name)
     }
@@ -58,16 +58,10 @@ impl NameIndex {
             .copied()
     }
 
-    /// Adds task `id`, whose name is `names[id]` and not in the index yet;
-    /// the index holds exactly the ids before it.
-    #[cfg(test)]
-    pub(super) fn insert_new(&mut self, names: &[Arc<str>], id: TaskId) {
-        let hash = self.hash(&names[id.index()]);
-        self.insert_new_hashed(names, id, hash);
-    }
-
-    /// [`insert_new`](Self::insert_new) with the name's [`hash`](Self::hash).
-    pub(super) fn insert_new_hashed(&mut self, names: &[Arc<str>], id: TaskId, hash: u64) {
+    /// Adds task `id`, whose name is `names[id]` (with [`hash`](Self::hash)
+    /// `hash`) and not in the index yet; the index holds exactly the ids
+    /// before it.
+    pub(super) fn insert_new(&mut self, names: &[Arc<str>], id: TaskId, hash: u64) {
         if self.table.len() == self.table.capacity() {
             self.grow(names, id.index());
         }
@@ -105,7 +99,8 @@ mod tests {
         let names: Vec<Arc<str>> = (0..10_000).map(|i| Arc::from(format!("t{i}"))).collect();
         let mut index = NameIndex::default();
         for i in 0..names.len() {
-            index.insert_new(&names, TaskId::from_index(i));
+            let hash = index.hash(&names[i]);
+            index.insert_new(&names, TaskId::from_index(i), hash);
         }
         for (i, name) in names.iter().enumerate() {
             assert_eq!(index.get(&names, name), Some(TaskId::from_index(i)));
