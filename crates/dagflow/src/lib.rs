@@ -14,7 +14,7 @@ mod thread_copy;
 
 pub use analytics::{WorkflowAnalytics, WorkflowInsight};
 pub use engine::runner::{
-    RunnerError, StepError, StepResult, WorkflowContext, WorkflowResult, WorkflowRunner,
+    RunnerError, StepError, StepInfo, StepResult, WorkflowContext, WorkflowResult, WorkflowRunner,
     WorkflowStep,
 };
 pub use engine::workflow::{

@@ -301,7 +301,7 @@ fn store_failures_surface_in_the_result_and_the_journal() {
 fn edited(edit: impl Fn(&mut WorkflowStep)) -> WorkflowRunner {
     let mut runner = WorkflowRunner::new("pipeline");
     for step in pipeline(false).steps() {
-        let mut step = step.clone();
+        let mut step = step.to_step();
         edit(&mut step);
         runner.add_step(step).unwrap();
     }

@@ -109,6 +109,84 @@ fn duplicate_step_is_an_error_and_keeps_the_first_step() {
     assert_eq!(executed(&log), ["a"]);
 }
 
+/// Name, dependencies, whether it has an action, timeout, definition.
+type StepSummary<'a> = (
+    &'a str,
+    Vec<&'a str>,
+    bool,
+    Option<Duration>,
+    Option<&'a str>,
+);
+
+/// The runner lends out each step as added: dependencies added before and
+/// after their dependent, repeats kept, the boxed timeout and definition,
+/// and an owned copy that behaves the same in another runner.
+#[test]
+fn added_steps_read_back_as_given_and_copy_into_another_runner() {
+    let log = Log::default();
+    let mut runner = WorkflowRunner::new("views");
+    runner
+        .add_step(logging_step("fetch", &log))
+        .unwrap()
+        .add_step(
+            logging_step("report", &log)
+                .depends_on(["fetch", "clean", "fetch"])
+                .timeout(Duration::from_secs(5))
+                .definition("report --all"),
+        )
+        .unwrap()
+        .add_step(WorkflowStep::new("clean").depends_on(["fetch"]))
+        .unwrap();
+
+    let summary: Vec<StepSummary> = runner
+        .steps()
+        .map(|s| {
+            let deps = s.depends_on().collect();
+            (
+                s.name(),
+                deps,
+                s.action().is_some(),
+                s.timeout(),
+                s.definition(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("fetch", vec![], true, None, None),
+            (
+                "report",
+                vec!["fetch", "clean", "fetch"],
+                true,
+                Some(Duration::from_secs(5)),
+                Some("report --all"),
+            ),
+            ("clean", vec!["fetch"], false, None, None),
+        ]
+    );
+    assert_eq!(runner.step("clean").map(|s| s.name()), Some("clean"));
+    assert!(runner.step("missing").is_none());
+
+    let mut copy = WorkflowRunner::new("views");
+    for step in runner.steps() {
+        copy.add_step(step.to_step()).unwrap();
+    }
+    let copied = copy.step("report").unwrap().to_step();
+    assert_eq!(copied.depends_on, ["fetch", "clean", "fetch"]);
+    assert_eq!(copied.definition.as_deref(), Some("report --all"));
+    let result = copy.run(WorkflowContext::new()).unwrap();
+    assert_eq!(executed(&log), ["fetch", "report"]);
+    assert_eq!(
+        statuses(&result),
+        [
+            ("fetch".to_string(), TaskStatus::Completed),
+            ("clean".to_string(), TaskStatus::Completed),
+            ("report".to_string(), TaskStatus::Completed),
+        ]
+    );
+}
+
 #[test]
 fn unknown_dependency_is_an_error_naming_both_steps() {
     let mut runner = WorkflowRunner::new("unknown");

@@ -82,9 +82,42 @@ impl DagBuilder {
         self.index.get(&self.names, name)
     }
 
+    /// The name of the task `id`, if it was added.
+    pub fn name(&self, id: TaskId) -> Option<&str> {
+        self.names.get(id.index()).map(|n| &**n)
+    }
+
     /// The names of the tasks added so far, in insertion order.
     pub fn names(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
         self.names.iter().map(|n| &**n)
+    }
+
+    /// The dependency names given for the task `id` when it was added, in
+    /// the order given (repeats included); empty for an unknown id.
+    ///
+    /// ```
+    /// use dagflow::graph::DagBuilder;
+    ///
+    /// let mut builder = DagBuilder::new();
+    /// builder.add("fetch", [] as [&str; 0])?;
+    /// let report = builder.add("report", ["fetch", "clean"])?;
+    /// let deps: Vec<&str> = builder.dependency_names(report).collect();
+    /// assert_eq!(deps, ["fetch", "clean"]);
+    /// # Ok::<(), dagflow::GraphError>(())
+    /// ```
+    pub fn dependency_names(&self, id: TaskId) -> impl ExactSizeIterator<Item = &str> + '_ {
+        let i = id.index();
+        let range = match (self.dep_start.get(i), self.dep_start.get(i + 1)) {
+            (Some(&start), Some(&end)) => start as usize..end as usize,
+            _ => 0..0,
+        };
+        self.deps[range].iter().map(move |&pending| {
+            if pending & UNRESOLVED == 0 {
+                &*self.names[pending as usize]
+            } else {
+                self.unresolved.get((pending & !UNRESOLVED) as usize)
+            }
+        })
     }
 
     /// Adds a task and the names it depends on.

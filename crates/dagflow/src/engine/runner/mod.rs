@@ -29,6 +29,7 @@ mod plan;
 mod result;
 mod run;
 mod step;
+mod stored;
 
 use std::sync::{Arc, OnceLock};
 use std::time::{Instant, SystemTime};
@@ -40,9 +41,11 @@ pub use result::{StepResult, WorkflowResult};
 use plan::Plan;
 use run::StepLoop;
 pub use step::{BoxError, StepAction, WorkflowStep};
+pub use stored::StepInfo;
+use stored::StoredStep;
 
 use crate::event::{Observer, Observers, RunDefinition, WorkflowEvent};
-use crate::graph::{Dag, DagBuilder};
+use crate::graph::{Dag, DagBuilder, TaskId};
 
 /// Runs a DAG of steps sequentially in topological order.
 ///
@@ -79,8 +82,10 @@ use crate::graph::{Dag, DagBuilder};
 #[derive(Clone, Default)]
 pub struct WorkflowRunner {
     name: Arc<str>,
-    steps: Vec<WorkflowStep>,
+    /// Every step's name and dependency names, by step id.
     builder: DagBuilder,
+    /// The rest of each step, by step id.
+    steps: Vec<StoredStep>,
     plan: OnceLock<Arc<Plan>>,
     observers: Observers,
 }
@@ -114,8 +119,9 @@ impl WorkflowRunner {
     /// ([`GraphError::DuplicateTask`](crate::GraphError::DuplicateTask)) and
     /// leaves the runner unchanged; dependencies may name steps added later.
     pub fn add_step(&mut self, step: WorkflowStep) -> Result<&mut Self, RunnerError> {
-        self.builder.add(step.name.as_str(), &step.depends_on)?;
-        self.steps.push(step);
+        let (name, depends_on, stored) = StoredStep::split(step);
+        self.builder.add(name, &depends_on)?;
+        self.steps.push(stored);
         self.plan = OnceLock::new();
         Ok(self)
     }
@@ -133,17 +139,22 @@ impl WorkflowRunner {
 
     /// Step names in insertion order.
     pub fn step_names(&self) -> Vec<&str> {
-        self.steps.iter().map(|s| s.name.as_str()).collect()
+        self.builder.names().collect()
     }
 
     /// The steps in insertion order.
-    pub fn steps(&self) -> &[WorkflowStep] {
-        &self.steps
+    pub fn steps(&self) -> impl ExactSizeIterator<Item = StepInfo<'_>> + '_ {
+        self.steps
+            .iter()
+            .enumerate()
+            .map(|(i, stored)| StepInfo::new(&self.builder, TaskId::from_index(i), stored))
     }
 
     /// The step called `name`.
-    pub fn step(&self, name: &str) -> Option<&WorkflowStep> {
-        self.builder.id(name).map(|id| &self.steps[id.index()])
+    pub fn step(&self, name: &str) -> Option<StepInfo<'_>> {
+        let id = self.builder.id(name)?;
+        let stored = self.steps.get(id.index())?;
+        Some(StepInfo::new(&self.builder, id, stored))
     }
 
     /// Checks dependencies and cycles, and caches the validated graph so
@@ -171,7 +182,11 @@ impl WorkflowRunner {
     pub fn definition(&self) -> Result<RunDefinition, RunnerError> {
         Ok(RunDefinition {
             dag: self.dag()?,
-            task_definitions: self.steps.iter().map(|s| s.definition.clone()).collect(),
+            task_definitions: self
+                .steps
+                .iter()
+                .map(|s| s.definition().map(str::to_string))
+                .collect(),
         })
     }
 

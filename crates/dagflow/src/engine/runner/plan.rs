@@ -12,7 +12,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::step::{StepAction, WorkflowStep};
+use super::step::StepAction;
+use super::stored::StoredStep;
 use crate::graph::{Dag, TaskId};
 
 /// One step as the run loop needs it.
@@ -37,7 +38,7 @@ pub(crate) struct Plan {
 }
 
 impl Plan {
-    pub(crate) fn new(dag: Arc<Dag>, steps: &[WorkflowStep]) -> Plan {
+    pub(crate) fn new(dag: Arc<Dag>, steps: &[StoredStep]) -> Plan {
         let order = dag.topological_order();
         let mut position = vec![0u32; dag.len()];
         for (p, id) in order.iter().enumerate() {
@@ -55,7 +56,7 @@ impl Plan {
                 PlannedStep {
                     id,
                     action: step.action.clone(),
-                    timeout: step.timeout,
+                    timeout: step.timeout(),
                 }
             })
             .collect();
