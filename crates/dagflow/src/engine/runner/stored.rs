@@ -13,7 +13,7 @@ use super::step::{StepAction, WorkflowStep};
 use crate::graph::{DagBuilder, TaskId};
 
 /// One added step, less the name and dependencies (16 + 8 bytes).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct StoredStep {
     pub(crate) action: Option<StepAction>,
     extras: Option<Box<StepExtras>>,
