@@ -133,6 +133,22 @@ pub fn evaluate(records: &[Record]) -> Vec<Check> {
             unit: "x",
             note: sync_note(records, w.name),
         });
+        checks.push(Check {
+            what: format!(
+                "sync WorkflowRunner, step timing off, vs ref-sync, {}",
+                w.name
+            ),
+            measured: ratio(
+                records,
+                Engine::DagflowSyncUntimed,
+                w.name,
+                Engine::RefSync,
+                w.name,
+            ),
+            limit: 1.5,
+            unit: "x",
+            note: total_note(records, Engine::DagflowSyncUntimed, Engine::RefSync, w.name),
+        });
     }
     for big in ["chain-1000000", "chain-1000000-reverse"] {
         checks.push(Check {
@@ -240,6 +256,29 @@ mod tests {
         // The target stays against ref-sync; the timed reference is context.
         assert_eq!(c.measured, Some(3.0));
         assert_eq!(c.note, "build+run 2.00 x; vs ref-sync-timed 1.20 x");
+    }
+
+    #[test]
+    fn the_untimed_sync_runner_has_its_own_check_against_ref_sync() {
+        let records = [
+            record(Engine::DagflowSync, "independent-100000", 3.0),
+            record(Engine::DagflowSyncUntimed, "independent-100000", 1.4),
+            record(Engine::RefSync, "independent-100000", 1.0),
+        ];
+        let checks = evaluate(&records);
+        let timed = check(
+            &checks,
+            "sync WorkflowRunner vs ref-sync, independent-100000",
+        );
+        assert_eq!(timed.met(), Some(false));
+        let untimed = check(
+            &checks,
+            "sync WorkflowRunner, step timing off, vs ref-sync, independent-100000",
+        );
+        assert_eq!(untimed.measured, Some(1.4));
+        assert_eq!(untimed.met(), Some(true));
+        // Build 1 ms each: (1 + 1.4) / (1 + 1).
+        assert_eq!(untimed.note, "build+run 1.20 x");
     }
 
     #[test]

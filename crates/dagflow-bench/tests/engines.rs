@@ -37,7 +37,11 @@ fn every_engine_runs_the_small_workloads_it_supports() {
 #[test]
 fn sync_engines_refuse_sleeping_bodies() {
     let spec = workload("sleepy-10x100").generate();
-    for engine in [Engine::RefSync, Engine::DagflowSync] {
+    for engine in [
+        Engine::RefSync,
+        Engine::DagflowSync,
+        Engine::DagflowSyncUntimed,
+    ] {
         let err = engine.measure(&spec, None).err();
         assert!(
             matches!(

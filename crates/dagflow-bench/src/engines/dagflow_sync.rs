@@ -1,7 +1,8 @@
 //! dagflow's sync `WorkflowRunner`: steps added by name with their
 //! dependencies, then `validate()` builds the checked plan (part of `build`,
 //! as the sync reference builds its adjacency arrays there); `run()` reuses
-//! it and runs every step inline in Kahn order.
+//! it and runs every step inline in Kahn order. `dagflow-sync-untimed` is
+//! the same runner with `time_steps(false)`: no clock reading per step.
 
 use std::convert::Infallible;
 use std::time::Instant;
@@ -12,9 +13,10 @@ use serde_json::Value;
 use super::{BenchError, Ctx, Sample};
 use crate::workload::GraphSpec;
 
-fn build(ctx: &Ctx<'_>) -> Result<WorkflowRunner, BenchError> {
+fn build(ctx: &Ctx<'_>, timed: bool) -> Result<WorkflowRunner, BenchError> {
     let spec = ctx.spec;
     let mut runner = WorkflowRunner::new(spec.workload.name);
+    runner.time_steps(timed);
     for i in spec.insertion_order() {
         let value = GraphSpec::value(i);
         let step = WorkflowStep::new(spec.name(i))
@@ -26,9 +28,9 @@ fn build(ctx: &Ctx<'_>) -> Result<WorkflowRunner, BenchError> {
     Ok(runner)
 }
 
-pub(super) fn measure(ctx: &Ctx<'_>) -> Result<Sample, BenchError> {
+pub(super) fn measure(ctx: &Ctx<'_>, timed: bool) -> Result<Sample, BenchError> {
     let start = Instant::now();
-    let runner = build(ctx)?;
+    let runner = build(ctx, timed)?;
     let build = start.elapsed();
     let start = Instant::now();
     let outcome = runner.run(WorkflowContext::new());

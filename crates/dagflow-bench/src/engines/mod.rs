@@ -89,6 +89,8 @@ pub enum Engine {
     DagflowAsyncJournal,
     /// dagflow's sync `WorkflowRunner`.
     DagflowSync,
+    /// The same with step timing off (`time_steps(false)`).
+    DagflowSyncUntimed,
     /// The `async_dag` crate.
     AsyncDag,
     /// The `dagx` crate.
@@ -109,6 +111,7 @@ pub const ALL: &[Engine] = &[
     Engine::DagflowAsync,
     Engine::DagflowAsyncJournal,
     Engine::DagflowSync,
+    Engine::DagflowSyncUntimed,
     Engine::AsyncDag,
     Engine::Dagx,
     Engine::Dagrs,
@@ -124,6 +127,7 @@ impl Engine {
             Engine::DagflowAsync => "dagflow-async",
             Engine::DagflowAsyncJournal => "dagflow-async-journal",
             Engine::DagflowSync => "dagflow-sync",
+            Engine::DagflowSyncUntimed => "dagflow-sync-untimed",
             Engine::AsyncDag => "async_dag",
             Engine::Dagx => "dagx",
             Engine::Dagrs => "dagrs",
@@ -142,7 +146,10 @@ impl Engine {
     pub fn is_async(self) -> bool {
         !matches!(
             self,
-            Engine::DagflowSync | Engine::RefSync | Engine::RefSyncTimed
+            Engine::DagflowSync
+                | Engine::DagflowSyncUntimed
+                | Engine::RefSync
+                | Engine::RefSyncTimed
         )
     }
 
@@ -192,7 +199,8 @@ impl Engine {
         match self {
             Engine::RefSync => ref_sync::measure(&ctx),
             Engine::RefSyncTimed => ref_sync::measure_timed(&ctx),
-            Engine::DagflowSync => dagflow_sync::measure(&ctx),
+            Engine::DagflowSync => dagflow_sync::measure(&ctx, true),
+            Engine::DagflowSyncUntimed => dagflow_sync::measure(&ctx, false),
             Engine::RefTokio => ref_tokio::measure(&ctx, rt()?),
             Engine::AsyncDag => async_dag_peer::measure(&ctx, rt()?),
             Engine::Dagx => dagx_peer::measure(&ctx, rt()?),

@@ -79,6 +79,14 @@ use crate::graph::{Dag, DagBuilder, TaskId};
 /// async engine: `WorkflowStarted`, then per step `TaskStarted` (attempt 1)
 /// followed by `TaskCompleted` or `TaskFailed`, or only `TaskSkipped`, then
 /// `WorkflowCompleted`. Without observers no event is built.
+///
+/// # Step timing
+///
+/// Every step's duration is measured by default ([`StepResult::duration`]),
+/// with one reading of the CPU's time-stamp counter per step: about 10 ns,
+/// as long as a whole step whose action does next to nothing. A runner
+/// whose steps are that small, run many times over, can turn the reading
+/// off with [`time_steps(false)`](Self::time_steps); see there.
 #[derive(Clone, Default)]
 pub struct WorkflowRunner {
     name: Arc<str>,
@@ -88,6 +96,8 @@ pub struct WorkflowRunner {
     steps: Vec<StoredStep>,
     plan: OnceLock<Arc<Plan>>,
     observers: Observers,
+    /// Set by `time_steps(false)` (so that the default is to time).
+    untimed: bool,
 }
 
 impl std::fmt::Debug for WorkflowRunner {
@@ -96,6 +106,7 @@ impl std::fmt::Debug for WorkflowRunner {
             .field("name", &self.name)
             .field("steps", &self.steps.len())
             .field("observers", &self.observers)
+            .field("timed", &self.timed())
             .finish()
     }
 }
@@ -130,6 +141,41 @@ impl WorkflowRunner {
     pub fn observe(&mut self, observer: Arc<dyn Observer>) -> &mut Self {
         self.observers.push(observer);
         self
+    }
+
+    /// Whether runs measure each step's duration (`true`, the default).
+    ///
+    /// With `false`, runs skip the clock reading of every step (see "Step
+    /// timing" above) and every [`StepResult::duration`] is zero; the run's
+    /// own [`WorkflowResult::duration`] is still measured. While an
+    /// observer is attached, steps are timed whatever this says: events
+    /// and the journal carry every step's duration.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use dagflow::engine::runner::{WorkflowContext, WorkflowRunner, WorkflowStep};
+    ///
+    /// let mut runner = WorkflowRunner::new("hot-path");
+    /// runner.time_steps(false);
+    /// runner.add_step(WorkflowStep::new("parse").action(|_: &mut WorkflowContext| {
+    ///     std::thread::sleep(Duration::from_millis(2));
+    ///     Ok::<_, String>(serde_json::json!(42))
+    /// }))?;
+    /// let result = runner.run(WorkflowContext::new())?;
+    /// let parse = result.step("parse").unwrap();
+    /// assert_eq!(parse.result, Some(&serde_json::json!(42)));
+    /// assert_eq!(parse.duration, Duration::ZERO);
+    /// assert!(result.duration >= Duration::from_millis(2));
+    /// # Ok::<(), dagflow::engine::runner::RunnerError>(())
+    /// ```
+    pub fn time_steps(&mut self, on: bool) -> &mut Self {
+        self.untimed = !on;
+        self
+    }
+
+    /// Whether a run times its steps (see [`time_steps`](Self::time_steps)).
+    fn timed(&self) -> bool {
+        !self.untimed || !self.observers.is_empty()
     }
 
     /// Number of steps.
@@ -214,16 +260,11 @@ impl WorkflowRunner {
             });
         }
 
-        let mut steps = StepLoop::new(self, &plan, &run_id, context);
-        steps.run_all();
-        let StepLoop {
-            mut context,
-            mut outcomes,
-            counts,
-            last,
-            ..
-        } = steps;
-        outcomes.ended = last;
+        let (mut context, mut outcomes, counts) = if self.timed() {
+            StepLoop::<true>::new(self, &plan, &run_id, context).run_all()
+        } else {
+            StepLoop::<false>::new(self, &plan, &run_id, context).run_all()
+        };
         outcomes.results = context.share_results();
 
         let duration = start.elapsed();

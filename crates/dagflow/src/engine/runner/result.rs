@@ -22,7 +22,9 @@ pub struct StepResult<'a> {
     pub result: Option<&'a Value>,
     /// Why the step failed or was skipped.
     pub error: Option<&'a StepError>,
-    /// How long the step ran (zero when skipped).
+    /// How long the step ran (zero when skipped, and for every step when
+    /// the runner does not time steps: see
+    /// [`WorkflowRunner::time_steps`](super::WorkflowRunner::time_steps)).
     pub duration: Duration,
 }
 
@@ -32,9 +34,9 @@ pub struct StepResult<'a> {
 pub(crate) struct Outcomes {
     pub(crate) plan: Arc<Plan>,
     pub(crate) status: Vec<TaskStatus>,
-    /// Nanoseconds (after the run; ticks while it runs).
     /// Each step's duration in raw clock ticks, converted when read (a
     /// conversion pass over every step cost as much as a no-op step).
+    /// Empty when the run did not time its steps.
     pub(crate) spans: Vec<u64>,
     pub(crate) clock: TaskClock,
     /// The clock's latest reading: the run's start, then its end (for the
@@ -47,12 +49,12 @@ pub(crate) struct Outcomes {
 }
 
 impl Outcomes {
-    pub(crate) fn new(plan: Arc<Plan>, clock: TaskClock, started: u64) -> Self {
+    pub(crate) fn new(plan: Arc<Plan>, clock: TaskClock, started: u64, timed: bool) -> Self {
         let n = plan.steps.len();
         Outcomes {
             plan,
             status: vec![TaskStatus::Pending; n],
-            spans: vec![0; n],
+            spans: if timed { vec![0; n] } else { Vec::new() },
             ended: started,
             clock,
             errors: Vec::new(),
@@ -70,7 +72,9 @@ impl Outcomes {
                 .binary_search_by_key(&(position as u32), |(p, _)| *p)
                 .ok()
                 .map(|i| &self.errors[i].1),
-            duration: Duration::from_nanos(self.clock.span_nanos(self.spans[position], self.ended)),
+            duration: self.spans.get(position).map_or(Duration::ZERO, |&span| {
+                Duration::from_nanos(self.clock.span_nanos(span, self.ended))
+            }),
         }
     }
 }

@@ -35,26 +35,29 @@ use crate::event::{panic_message, StatusCounts, TaskStatus, WorkflowEvent};
 /// 4.5 ms, none 11.8 ms.
 const PREFETCH_AHEAD: usize = 16;
 
-/// The state of one run as the loop advances through the plan.
-pub(super) struct StepLoop<'a> {
+/// The state of one run as the loop advances through the plan. `TIMED`
+/// says whether it reads the clock after each step (see "Step timing" on
+/// [`WorkflowRunner`]); the two loops are compiled apart, so the untimed
+/// one carries no test for it.
+pub(super) struct StepLoop<'a, const TIMED: bool> {
     runner: &'a WorkflowRunner,
     plan: &'a Plan,
     run_id: &'a Arc<str>,
     observe: bool,
     /// The clock reading at the end of the previous step (the start of the
-    /// next: one reading per step).
-    pub(super) last: u64,
+    /// next: one reading per step). Untimed, the run's start.
+    last: u64,
     /// The next step to run.
     position: usize,
     /// Whether the step at `position` is inside its action, so that a
     /// caught panic can be told apart from an observer's.
     in_action: bool,
-    pub(super) context: WorkflowContext,
-    pub(super) outcomes: Outcomes,
-    pub(super) counts: StatusCounts,
+    context: WorkflowContext,
+    outcomes: Outcomes,
+    counts: StatusCounts,
 }
 
-impl<'a> StepLoop<'a> {
+impl<'a, const TIMED: bool> StepLoop<'a, TIMED> {
     pub(super) fn new(
         runner: &'a WorkflowRunner,
         plan: &'a Arc<Plan>,
@@ -64,7 +67,7 @@ impl<'a> StepLoop<'a> {
         // The result keeps the clock, to convert the spans it is asked for.
         let clock = TaskClock::get();
         let last = clock.raw();
-        let outcomes = Outcomes::new(Arc::clone(plan), clock, last);
+        let outcomes = Outcomes::new(Arc::clone(plan), clock, last, TIMED);
         StepLoop {
             runner,
             plan,
@@ -79,9 +82,10 @@ impl<'a> StepLoop<'a> {
         }
     }
 
-    /// Runs every step (spans stay in raw clock ticks; the result converts
-    /// the ones that are read).
-    pub(super) fn run_all(&mut self) {
+    /// Runs every step and hands back the context, the outcomes (spans in
+    /// raw clock ticks; the result converts the ones that are read) and the
+    /// counts.
+    pub(super) fn run_all(mut self) -> (WorkflowContext, Outcomes, StatusCounts) {
         while self.position < self.plan.steps.len() {
             match catch_unwind(AssertUnwindSafe(|| self.run_from_position())) {
                 Ok(()) => break,
@@ -95,6 +99,8 @@ impl<'a> StepLoop<'a> {
                 Err(panic) => resume_unwind(panic),
             }
         }
+        self.outcomes.ended = self.last;
+        (self.context, self.outcomes, self.counts)
     }
 
     /// Runs the steps from `position` to the end (or to a panicking action).
@@ -171,9 +177,12 @@ impl<'a> StepLoop<'a> {
             .map(|&d| d as usize)
     }
 
-    /// Raw clock ticks since the previous lap.
+    /// Raw clock ticks since the previous lap (zero untimed).
     #[inline]
     fn lap(&mut self) -> u64 {
+        if !TIMED {
+            return 0;
+        }
         let now = self.outcomes.clock.raw();
         // Saturating: the thread may have moved to a core whose counter
         // lags a little.
@@ -186,7 +195,9 @@ impl<'a> StepLoop<'a> {
     /// the context.
     #[inline(always)]
     fn complete(&mut self, position: usize, span: u64) {
-        self.outcomes.spans[position] = span;
+        if TIMED {
+            self.outcomes.spans[position] = span;
+        }
         self.outcomes.status[position] = TaskStatus::Completed;
         self.counts.completed += 1;
         if self.observe {
@@ -198,7 +209,9 @@ impl<'a> StepLoop<'a> {
     fn fail(&mut self, position: usize, error: StepError, span: u64) {
         let id = self.plan.steps[position].id;
         let dag = &self.plan.dag;
-        self.outcomes.spans[position] = span;
+        if TIMED {
+            self.outcomes.spans[position] = span;
+        }
         self.outcomes.status[position] = TaskStatus::Failed;
         self.counts.failed += 1;
         tracing::debug!(workflow = %self.runner.name, step = dag.name(id), %error, "step failed");
