@@ -149,7 +149,11 @@ impl WorkflowRunner {
     /// timing" above) and every [`StepResult::duration`] is zero; the run's
     /// own [`WorkflowResult::duration`] is still measured. While an
     /// observer is attached, steps are timed whatever this says: events
-    /// and the journal carry every step's duration.
+    /// and the journal carry every step's duration. A result recorded
+    /// afterwards with
+    /// [`WorkflowJournal::record_full_workflow`](crate::WorkflowJournal::record_full_workflow)
+    /// has zero step durations in the journal too; attach the journal as an
+    /// observer to keep them.
     ///
     /// ```
     /// use std::time::Duration;
