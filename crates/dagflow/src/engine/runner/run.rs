@@ -72,7 +72,9 @@ impl<'a, const TIMED: bool> StepLoop<'a, TIMED> {
             runner,
             plan,
             run_id,
-            observe: !runner.observers.is_empty(),
+            // A runner with observers always times its steps (their events
+            // carry durations), so the untimed loop compiles without events.
+            observe: TIMED && !runner.observers.is_empty(),
             last,
             position: 0,
             in_action: false,
@@ -191,13 +193,19 @@ impl<'a, const TIMED: bool> StepLoop<'a, TIMED> {
         span
     }
 
+    /// Keeps the span of the step at `position` (untimed runs keep none).
+    #[inline(always)]
+    fn keep_span(&mut self, position: usize, span: u64) {
+        if TIMED {
+            self.outcomes.spans[position] = span;
+        }
+    }
+
     /// Marks the step at `position` completed; its result is already in
     /// the context.
     #[inline(always)]
     fn complete(&mut self, position: usize, span: u64) {
-        if TIMED {
-            self.outcomes.spans[position] = span;
-        }
+        self.keep_span(position, span);
         self.outcomes.status[position] = TaskStatus::Completed;
         self.counts.completed += 1;
         if self.observe {
@@ -209,9 +217,7 @@ impl<'a, const TIMED: bool> StepLoop<'a, TIMED> {
     fn fail(&mut self, position: usize, error: StepError, span: u64) {
         let id = self.plan.steps[position].id;
         let dag = &self.plan.dag;
-        if TIMED {
-            self.outcomes.spans[position] = span;
-        }
+        self.keep_span(position, span);
         self.outcomes.status[position] = TaskStatus::Failed;
         self.counts.failed += 1;
         tracing::debug!(workflow = %self.runner.name, step = dag.name(id), %error, "step failed");
