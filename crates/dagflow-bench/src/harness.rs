@@ -1,5 +1,5 @@
 //! Process isolation: the suite re-executes its own binary as
-//! `--child ENGINE WORKLOAD --runs R` for every engine and workload, so the
+//! `--child ENGINE WORKLOAD --runs R --warmup W` for every engine and workload, so the
 //! peak memory it reads (`VmHWM`) belongs to that engine alone, and one
 //! engine's heap or threads cannot slow the next.
 
@@ -124,12 +124,22 @@ fn steady_allocator() {
     }
 }
 
-/// Child mode: generates the workload, measures `runs` builds and runs in
-/// this process, and returns the samples with this process's peak memory.
+/// Child mode: generates the workload, builds and runs it `warmup` times
+/// unmeasured, then measures `runs` builds and runs in this process, and
+/// returns the samples with this process's peak memory and the time of its
+/// very first run.
+///
+/// The warm-up runs keep the costs of a fresh process out of the medians,
+/// for every engine alike: the first touch of the heap's pages, lazily
+/// built tables, cold caches. On `chain-1000` the untimed sync runner's
+/// first two runs took 54 and 34 µs and the later ones 8–9 µs, mostly page
+/// faults on its result array; `ref-sync`, which keeps no results, 11 µs
+/// and then 6 µs.
 pub fn run_child(
     engine: Engine,
     workload: Workload,
     runs: usize,
+    warmup: usize,
 ) -> Result<ChildReport, HarnessError> {
     steady_allocator();
     let spec = workload.generate();
@@ -155,6 +165,11 @@ pub fn run_child(
     } else {
         None
     };
+    let mut first_run_ns = None;
+    for _ in 0..warmup {
+        let sample = engine.measure(&spec, runtime.as_ref())?;
+        first_run_ns.get_or_insert(sample.run.as_nanos() as u64);
+    }
     let mut build_ns = Vec::with_capacity(runs);
     let mut run_ns = Vec::with_capacity(runs);
     for _ in 0..runs {
@@ -162,23 +177,27 @@ pub fn run_child(
         build_ns.push(sample.build.as_nanos() as u64);
         run_ns.push(sample.run.as_nanos() as u64);
     }
+    let first_run_ns = first_run_ns.or_else(|| run_ns.first().copied());
     Ok(ChildReport {
         engine: engine.name().to_string(),
         workload: workload.name.to_string(),
         n: spec.len(),
         build_ns,
         run_ns,
+        first_run_ns: first_run_ns.into_iter().collect(),
         peak_rss_kb: peak_rss_kb().unwrap_or(0),
     })
 }
 
 /// Parent mode: measures `engine` on `workload` in a child process started
-/// from `exe`, killing it after `timeout`.
+/// from `exe` (`runs` measured runs after `warmup` unmeasured ones), killing
+/// it after `timeout`.
 pub fn measure_in_child(
     exe: &Path,
     engine: Engine,
     workload: Workload,
     runs: usize,
+    warmup: usize,
     timeout: Duration,
 ) -> Outcome {
     if let Some(reason) = engine.unsupported_reason(&workload) {
@@ -188,7 +207,7 @@ pub fn measure_in_child(
             reason,
         };
     }
-    match spawn_and_wait(exe, engine, workload, runs, timeout) {
+    match spawn_and_wait(exe, engine, workload, runs, warmup, timeout) {
         Ok(report) => Outcome::Measured(report),
         Err(error) => Outcome::Failed {
             engine,
@@ -203,11 +222,13 @@ fn spawn_and_wait(
     engine: Engine,
     workload: Workload,
     runs: usize,
+    warmup: usize,
     timeout: Duration,
 ) -> Result<ChildReport, HarnessError> {
     let (e, w) = (engine.name(), workload.name);
     let mut child = Command::new(exe)
         .args(["--child", e, w, "--runs", &runs.to_string()])
+        .args(["--warmup", &warmup.to_string()])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -30,9 +30,10 @@ fn main() -> anyhow::Result<()> {
             engine,
             workload,
             runs,
+            warmup,
         } => {
             // The parent shows the child's last stderr lines: keep them to the message.
-            match harness::run_child(engine, workload, runs) {
+            match harness::run_child(engine, workload, runs, warmup) {
                 Ok(report) => println!("{}", serde_json::to_string(&report)?),
                 Err(error) => {
                     eprintln!("error: {error}");
@@ -93,7 +94,8 @@ fn suite(opts: &SuiteOptions) -> anyhow::Result<()> {
                 } else {
                     format!("[{k}/{total}] {} {}", e.name(), w.name)
                 };
-                match harness::measure_in_child(&exe, *e, *w, opts.runs, opts.timeout) {
+                match harness::measure_in_child(&exe, *e, *w, opts.runs, opts.warmup, opts.timeout)
+                {
                     Outcome::Measured(report) => {
                         let record = Record::from_report(&report);
                         eprintln!(
@@ -150,9 +152,14 @@ fn suite(opts: &SuiteOptions) -> anyhow::Result<()> {
         } else {
             format!("{} runs", opts.runs)
         };
+        let warmup = match opts.warmup {
+            0 => String::new(),
+            1 => ", each process's first run unmeasured (a warm-up)".to_string(),
+            w => format!(", each process's first {w} runs unmeasured (warm-up)"),
+        };
         writeln!(
             stdout,
-            "Machine: {machine}. Medians of {samples} per engine and workload.\n"
+            "Machine: {machine}. Medians of {samples} per engine and workload{warmup}.\n"
         )?;
         write!(stdout, "{}", report::markdown(&records, &skipped))?;
     }

@@ -15,11 +15,11 @@ use crate::workload::{self, Workload};
 pub const MIN_RUNS: usize = 3;
 
 const USAGE: &str = "\
-dagflow-bench [--json] [--engines a,b] [--workloads x,y] [--runs N] [--rounds R] [--timeout-secs S]
+dagflow-bench [--json] [--engines a,b] [--workloads x,y] [--runs N] [--warmup W] [--rounds R] [--timeout-secs S]
        dagflow-bench --report FILE
        dagflow-bench --list
        dagflow-bench --emit yaml|make WORKLOAD [--command CMD]
-       dagflow-bench --child ENGINE WORKLOAD [--runs N]";
+       dagflow-bench --child ENGINE WORKLOAD [--runs N] [--warmup W]";
 
 const AFTER_HELP: &str = "\
 Example:
@@ -72,6 +72,17 @@ pub struct Cli {
         conflicts_with_all = ["report", "list", "emit"]
     )]
     pub runs: usize,
+
+    /// Unmeasured runs before the measured ones in every engine's process
+    /// (page faults, lazy initialisation); the first run's time is still
+    /// reported, as `first_run_ms`.
+    #[arg(
+        long,
+        value_name = "W",
+        default_value_t = 1,
+        conflicts_with_all = ["report", "list", "emit"]
+    )]
+    pub warmup: usize,
 
     /// Measure each workload in R rounds that alternate the engines (each a
     /// process of --runs runs); medians over all R x runs samples.
@@ -127,8 +138,10 @@ pub enum Mode {
         engine: Engine,
         /// Workload to run.
         workload: Workload,
-        /// Number of runs.
+        /// Number of measured runs.
         runs: usize,
+        /// Number of unmeasured runs before them.
+        warmup: usize,
     },
     /// Render Markdown from a file of `--json` lines.
     Report(PathBuf),
@@ -154,6 +167,8 @@ pub struct SuiteOptions {
     pub workloads: Vec<Workload>,
     /// Runs per engine and workload in each round.
     pub runs: usize,
+    /// Unmeasured runs before them, in each round's process.
+    pub warmup: usize,
     /// Rounds per workload, alternating the engines.
     pub rounds: usize,
     /// Time limit per child process.
@@ -234,6 +249,7 @@ impl Cli {
                 engine: engine(e).map_err(invalid)?,
                 workload: workload(w).map_err(invalid)?,
                 runs: self.runs,
+                warmup: self.warmup,
             });
         }
         if let Some(file) = self.report {
@@ -246,6 +262,7 @@ impl Cli {
             engines: self.engines.unwrap_or_else(|| engines::ALL.to_vec()),
             workloads: self.workloads.unwrap_or_else(|| workload::ALL.to_vec()),
             runs: self.runs,
+            warmup: self.warmup,
             rounds: self.rounds,
             timeout: Duration::from_secs(self.timeout_secs),
             json: self.json,
@@ -302,6 +319,7 @@ mod tests {
         assert_eq!(opts.engines, engines::ALL);
         assert_eq!(opts.workloads, workload::ALL);
         assert_eq!(opts.runs, 5);
+        assert_eq!(opts.warmup, 1);
         assert_eq!(opts.rounds, 1);
         assert_eq!(opts.timeout, Duration::from_secs(600));
         assert!(!opts.json);
@@ -351,8 +369,20 @@ mod tests {
         let mode = parse(["--child", "ref-sync", "layered-100x1000", "--runs", "3"]);
         assert!(matches!(
             mode,
-            Ok(Mode::Child { engine: Engine::RefSync, workload, runs: 3 }) if workload.name == "layered-100x1000"
+            Ok(Mode::Child { engine: Engine::RefSync, workload, runs: 3, warmup: 1 }) if workload.name == "layered-100x1000"
         ));
+        let mode = parse(["--child", "ref-sync", "chain-1000", "--warmup", "0"]);
+        assert!(
+            matches!(
+                mode,
+                Ok(Mode::Child {
+                    runs: 5,
+                    warmup: 0,
+                    ..
+                })
+            ),
+            "{mode:?}"
+        );
     }
 
     #[test]
@@ -490,6 +520,7 @@ mod tests {
             "--engines",
             "--workloads",
             "--runs",
+            "--warmup",
             "--timeout-secs",
             "--report",
             "--list",

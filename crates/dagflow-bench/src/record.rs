@@ -15,8 +15,13 @@ pub struct ChildReport {
     pub n: usize,
     /// Build time of each run, in nanoseconds.
     pub build_ns: Vec<u64>,
-    /// Run time of each run, in nanoseconds.
+    /// Run time of each measured run, in nanoseconds.
     pub run_ns: Vec<u64>,
+    /// Run time of each process's very first run (a warm-up run, or the
+    /// first measured one without warm-up), in nanoseconds: one entry per
+    /// process. Empty in reports written before warm-up runs existed.
+    #[serde(default)]
+    pub first_run_ns: Vec<u64>,
     /// Peak resident memory of the child process (`VmHWM`), in KiB.
     pub peak_rss_kb: u64,
 }
@@ -27,6 +32,7 @@ impl ChildReport {
     pub fn absorb(&mut self, other: ChildReport) {
         self.build_ns.extend(other.build_ns);
         self.run_ns.extend(other.run_ns);
+        self.first_run_ns.extend(other.first_run_ns);
         self.peak_rss_kb = self.peak_rss_kb.max(other.peak_rss_kb);
     }
 }
@@ -49,6 +55,11 @@ pub struct Record {
     pub per_task_ns: f64,
     /// Peak resident memory of the engine's process, in KiB.
     pub peak_rss_kb: u64,
+    /// Median over the engine's processes of each one's first run, in
+    /// milliseconds: the run in a fresh process that the warm-up keeps out
+    /// of `run_ms`. Absent from records written before warm-up runs existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_run_ms: Option<f64>,
 }
 
 impl Record {
@@ -62,12 +73,14 @@ impl Record {
     ///     n: 1000,
     ///     build_ns: vec![3_000, 1_000, 2_000],
     ///     run_ns: vec![50_000, 40_000, 90_000],
+    ///     first_run_ns: vec![310_000],
     ///     peak_rss_kb: 2048,
     /// };
     /// let record = Record::from_report(&report);
     /// assert_eq!(record.build_ms, 0.002);
     /// assert_eq!(record.run_ms, 0.05);
     /// assert_eq!(record.per_task_ns, 50.0);
+    /// assert_eq!(record.first_run_ms, Some(0.31));
     /// ```
     pub fn from_report(report: &ChildReport) -> Record {
         let build_ms = round_to(median_ns(&report.build_ns) / 1e6, 4);
@@ -86,6 +99,8 @@ impl Record {
             run_ms,
             per_task_ns: round_to(per_task_ns, 1),
             peak_rss_kb: report.peak_rss_kb,
+            first_run_ms: (!report.first_run_ns.is_empty())
+                .then(|| round_to(median_ns(&report.first_run_ns) / 1e6, 4)),
         }
     }
 
@@ -119,21 +134,43 @@ mod tests {
 
     #[test]
     fn rounds_pool_their_samples_and_keep_the_highest_peak() {
-        let report = |runs: Vec<u64>, rss: u64| ChildReport {
+        let report = |runs: Vec<u64>, first: u64, rss: u64| ChildReport {
             engine: "ref-sync".into(),
             workload: "chain-1000".into(),
             n: 1000,
             build_ns: vec![1_000; runs.len()],
             run_ns: runs,
+            first_run_ns: vec![first],
             peak_rss_kb: rss,
         };
-        let mut first = report(vec![9_000_000, 1_000_000, 5_000_000], 300);
-        first.absorb(report(vec![2_000_000, 3_000_000, 4_000_000], 500));
+        let mut first = report(vec![9_000_000, 1_000_000, 5_000_000], 20_000_000, 300);
+        first.absorb(report(
+            vec![2_000_000, 3_000_000, 4_000_000],
+            12_000_000,
+            500,
+        ));
         let record = Record::from_report(&first);
         assert_eq!(first.run_ns.len(), 6);
         // Median of 1, 2, 3, 4, 5, 9 ms.
         assert_eq!(record.run_ms, 3.5);
         assert_eq!(record.peak_rss_kb, 500);
+        // One first run per process: the median of 20 and 12 ms.
+        assert_eq!(record.first_run_ms, Some(16.0));
+    }
+
+    #[test]
+    fn reports_and_records_from_before_warm_up_runs_still_read() {
+        let report: ChildReport = serde_json::from_str(
+            r#"{"engine":"ref-sync","workload":"chain-1000","n":1000,"build_ns":[1,2,3],"run_ns":[4,5,6],"peak_rss_kb":9}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(report.first_run_ns.is_empty());
+        let record = Record::from_report(&report);
+        assert_eq!(record.first_run_ms, None);
+        let json = serde_json::to_string(&record).unwrap_or_default();
+        assert!(!json.contains("first_run_ms"), "{json}");
+        let back: Record = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back, record);
     }
 
     #[test]
@@ -156,6 +193,7 @@ mod tests {
             run_ms: 47.0,
             per_task_ns: 470.0,
             peak_rss_kb: 21_000,
+            first_run_ms: Some(52.0),
         };
         let json = serde_json::to_value(&record).unwrap_or_default();
         let keys: Vec<&str> = json
@@ -170,6 +208,7 @@ mod tests {
             "run_ms",
             "per_task_ns",
             "peak_rss_kb",
+            "first_run_ms",
         ];
         let mut keys = keys;
         keys.sort_unstable();

@@ -47,8 +47,8 @@ pub fn markdown(records: &[Record], skipped: &[(String, String, String)]) -> Str
     }
 
     out.push_str(
-        "\n### All figures\n\n| engine | workload | n | build ms | run ms | ns/task | peak RSS MiB |\n\
-         | --- | --- | ---: | ---: | ---: | ---: | ---: |\n",
+        "\n### All figures\n\n| engine | workload | n | build ms | run ms | ns/task | peak RSS MiB | first run ms |\n\
+         | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n",
     );
     for w in &workloads {
         for e in &engines {
@@ -58,14 +58,15 @@ pub fn markdown(records: &[Record], skipped: &[(String, String, String)]) -> Str
             {
                 let _ = writeln!(
                     out,
-                    "| {} | {} | {} | {} | {} | {:.1} | {:.1} |",
+                    "| {} | {} | {} | {} | {} | {:.1} | {:.1} | {} |",
                     r.engine,
                     r.workload,
                     r.n,
                     fmt_ms(r.build_ms),
                     fmt_ms(r.run_ms),
                     r.per_task_ns,
-                    r.peak_rss_mib()
+                    r.peak_rss_mib(),
+                    r.first_run_ms.map_or_else(|| "—".to_string(), fmt_ms)
                 );
             }
         }
@@ -134,6 +135,7 @@ mod tests {
                 run_ms: 0.0171,
                 per_task_ns: 17.1,
                 peak_rss_kb: 2048,
+                first_run_ms: Some(0.0712),
             },
             Record {
                 engine: "ref-tokio".into(),
@@ -143,13 +145,18 @@ mod tests {
                 run_ms: 0.5,
                 per_task_ns: 500.0,
                 peak_rss_kb: 4096,
+                first_run_ms: None,
             },
         ];
         let md = markdown(&records, &[]);
         assert!(md.contains("| workload | ref-tokio | ref-sync |"), "{md}");
+        assert!(
+            md.contains("| ref-tokio | chain-1000 | 1000 | 0.020 | 0.500 | 500.0 | 4.0 | — |"),
+            "{md}"
+        );
         assert!(md.contains("| chain-1000 | 0.500 | 0.017 |"), "{md}");
         assert!(
-            md.contains("| ref-sync | chain-1000 | 1000 | 0.010 | 0.017 | 17.1 | 2.0 |"),
+            md.contains("| ref-sync | chain-1000 | 1000 | 0.010 | 0.017 | 17.1 | 2.0 | 0.071 |"),
             "{md}"
         );
     }

@@ -58,7 +58,40 @@ fn child_reports_every_run_and_its_own_peak_memory() {
     assert_eq!(report.n, 1000);
     assert_eq!(report.build_ns.len(), 3);
     assert_eq!(report.run_ns.len(), 3);
+    // The default warm-up run is reported apart from the measured ones.
+    assert_eq!(report.first_run_ns.len(), 1);
     assert!(report.peak_rss_kb > 0);
+}
+
+#[test]
+fn warm_up_runs_are_run_but_not_measured() {
+    let child = |warmup: &str| {
+        let started = std::time::Instant::now();
+        let out = bench()
+            .args(["--child", "ref-tokio", "sleepy-10x100", "--runs", "3"])
+            .args(["--warmup", warmup])
+            .output()
+            .unwrap_or_else(|e| panic!("could not run dagflow-bench: {e}"));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: ChildReport = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("not a child report: {e}"));
+        (report, started.elapsed())
+    };
+    // Each run of the sleepy workload sleeps 10 x 10 ms: two warm-up runs
+    // and three measured ones take at least half a second.
+    let (report, elapsed) = child("2");
+    assert_eq!(report.run_ns.len(), 3);
+    assert_eq!(report.first_run_ns.len(), 1);
+    assert!(report.first_run_ns[0] >= 100_000_000, "{report:?}");
+    assert!(elapsed.as_millis() >= 500, "{elapsed:?}");
+    // Without warm-up the first run is the first measured one.
+    let (report, _) = child("0");
+    assert_eq!(report.run_ns.len(), 3);
+    assert_eq!(report.first_run_ns, report.run_ns[..1]);
 }
 
 #[test]
