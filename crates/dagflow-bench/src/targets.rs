@@ -42,17 +42,28 @@ fn ratio(records: &[Record], a: Engine, wa: &str, b: Engine, wb: &str) -> Option
     (b.run_ms > 0.0).then(|| a.run_ms / b.run_ms)
 }
 
-/// `a`'s build + run time over `b`'s, as a note next to a run-time ratio.
+/// `a`'s build + run time over `b`'s, and its first run in a fresh process
+/// over `b`'s (when both were reported), as a note next to a run-time ratio.
 fn total_note(records: &[Record], a: Engine, b: Engine, workload: &str) -> String {
-    match (find(records, a, workload), find(records, b, workload)) {
-        (Some(a), Some(b)) if b.build_ms + b.run_ms > 0.0 => {
-            format!(
-                "build+run {:.2} x",
-                (a.build_ms + a.run_ms) / (b.build_ms + b.run_ms)
-            )
-        }
-        _ => String::new(),
+    let (Some(a), Some(b)) = (find(records, a, workload), find(records, b, workload)) else {
+        return String::new();
+    };
+    let mut note = String::new();
+    if b.build_ms + b.run_ms > 0.0 {
+        note = format!(
+            "build+run {:.2} x",
+            (a.build_ms + a.run_ms) / (b.build_ms + b.run_ms)
+        );
     }
+    if let (Some(fa), Some(fb)) = (a.first_run_ms, b.first_run_ms) {
+        if fb > 0.0 {
+            if !note.is_empty() {
+                note.push_str("; ");
+            }
+            note.push_str(&format!("first run {:.2} x", fa / fb));
+        }
+    }
+    note
 }
 
 /// The sync runner's note: build + run against `ref-sync`, and the run
@@ -257,6 +268,32 @@ mod tests {
         // The target stays against ref-sync; the timed reference is context.
         assert_eq!(c.measured, Some(3.0));
         assert_eq!(c.note, "build+run 2.00 x; vs ref-sync-timed 1.20 x");
+    }
+
+    #[test]
+    fn first_runs_are_compared_in_the_note_when_both_were_reported() {
+        let mut untimed = record(Engine::DagflowSyncUntimed, "chain-1000", 0.011);
+        let mut reference = record(Engine::RefSync, "chain-1000", 0.008);
+        untimed.first_run_ms = Some(0.064);
+        reference.first_run_ms = Some(0.016);
+        let checks = evaluate(&[untimed, reference.clone()]);
+        let c = check(
+            &checks,
+            "sync WorkflowRunner, step timing off, vs ref-sync, chain-1000",
+        );
+        // The target is the warm median; the fresh process's run is context.
+        assert_eq!(c.measured, Some(0.011 / 0.008));
+        assert_eq!(c.note, "build+run 1.00 x; first run 4.00 x");
+        // Only one side reported it (a file from before warm-up runs).
+        let checks = evaluate(&[
+            record(Engine::DagflowSyncUntimed, "chain-1000", 0.011),
+            reference,
+        ]);
+        let c = check(
+            &checks,
+            "sync WorkflowRunner, step timing off, vs ref-sync, chain-1000",
+        );
+        assert_eq!(c.note, "build+run 1.00 x");
     }
 
     #[test]
