@@ -20,6 +20,27 @@ fn suite(args: &[&str]) -> (Vec<Record>, String) {
     (records_of(&out.stdout), stderr)
 }
 
+/// Runs one child process with `args`, checks that it succeeded, and
+/// returns the report it printed.
+fn child(args: &[&str]) -> ChildReport {
+    let out = bench()
+        .arg("--child")
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("could not run dagflow-bench: {e}"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not a child report: {e}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
 /// The JSON records a suite run printed, one per line.
 fn records_of(stdout: &[u8]) -> Vec<Record> {
     String::from_utf8_lossy(stdout)
@@ -38,21 +59,7 @@ fn engine_and_workload(records: &[Record]) -> Vec<(&str, &str)> {
 
 #[test]
 fn child_reports_every_run_and_its_own_peak_memory() {
-    let out = bench()
-        .args(["--child", "ref-sync", "chain-1000", "--runs", "3"])
-        .output()
-        .unwrap_or_else(|e| panic!("could not run dagflow-bench: {e}"));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: ChildReport = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not a child report: {e}: {}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    });
+    let report = child(&["ref-sync", "chain-1000", "--runs", "3"]);
     assert_eq!(report.engine, "ref-sync");
     assert_eq!(report.workload, "chain-1000");
     assert_eq!(report.n, 1000);
@@ -65,31 +72,27 @@ fn child_reports_every_run_and_its_own_peak_memory() {
 
 #[test]
 fn warm_up_runs_are_run_but_not_measured() {
-    let child = |warmup: &str| {
+    let sleepy = |warmup: &str| {
         let started = std::time::Instant::now();
-        let out = bench()
-            .args(["--child", "ref-tokio", "sleepy-10x100", "--runs", "3"])
-            .args(["--warmup", warmup])
-            .output()
-            .unwrap_or_else(|e| panic!("could not run dagflow-bench: {e}"));
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let report: ChildReport = serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("not a child report: {e}"));
+        let report = child(&[
+            "ref-tokio",
+            "sleepy-10x100",
+            "--runs",
+            "3",
+            "--warmup",
+            warmup,
+        ]);
         (report, started.elapsed())
     };
     // Each run of the sleepy workload sleeps 10 x 10 ms: two warm-up runs
     // and three measured ones take at least half a second.
-    let (report, elapsed) = child("2");
+    let (report, elapsed) = sleepy("2");
     assert_eq!(report.run_ns.len(), 3);
     assert_eq!(report.first_run_ns.len(), 1);
     assert!(report.first_run_ns[0] >= 100_000_000, "{report:?}");
     assert!(elapsed.as_millis() >= 500, "{elapsed:?}");
     // Without warm-up the first run is the first measured one.
-    let (report, _) = child("0");
+    let (report, _) = sleepy("0");
     assert_eq!(report.run_ns.len(), 3);
     assert_eq!(report.first_run_ns, report.run_ns[..1]);
 }
