@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::names::NameIndex;
+use super::names::{NameIndex, NameList};
 use super::{Dag, GraphError, TaskId};
 
 /// Marks an entry of `DagBuilder::deps` as an index into `unresolved`
@@ -12,42 +12,22 @@ use super::{Dag, GraphError, TaskId};
 /// otherwise. Four bytes per dependency keeps large graphs small.
 pub(super) const UNRESOLVED: u32 = 1 << 31;
 
-/// Dependency names not known yet when their task was added, kept in one
-/// buffer: a graph inserted in reverse has one per task, and a million
-/// small allocations freed after the build left a fragmented heap that
-/// slowed the run's own allocations (a reverse-inserted million-task chain
-/// ran 10-20 % slower than the same chain inserted in order).
-#[derive(Debug, Default, Clone)]
-struct Unresolved {
-    text: String,
-    /// Where each name ends in `text`; it starts where the previous ends.
-    ends: Vec<usize>,
-}
-
-impl Unresolved {
-    fn len(&self) -> usize {
-        self.ends.len()
-    }
-
-    fn push(&mut self, name: &str) {
-        self.text.push_str(name);
-        self.ends.push(self.text.len());
-    }
-
-    fn get(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        &self.text[start..self.ends[i]]
-    }
-}
-
 /// Collects tasks and their dependencies, then validates them into a [`Dag`].
 #[derive(Debug, Default, Clone)]
 pub struct DagBuilder {
-    names: Vec<Arc<str>>,
+    /// The task names, end to end (see [`NameList`]): the graph's shared
+    /// copies are made in [`build`](Self::build), all together.
+    names: NameList,
     index: NameIndex,
     dep_start: Vec<u32>,
     deps: Vec<u32>,
-    unresolved: Unresolved,
+    /// Dependency names not known yet when their task was added, kept in
+    /// one buffer: a graph inserted in reverse has one per task, and a
+    /// million small allocations freed after the build left a fragmented
+    /// heap that slowed the run's own allocations (a reverse-inserted
+    /// million-task chain ran 10-20 % slower than the same chain inserted
+    /// in order).
+    unresolved: NameList,
 }
 
 impl DagBuilder {
@@ -59,11 +39,11 @@ impl DagBuilder {
     /// An empty builder with room for `tasks` tasks and `edges` dependencies.
     pub fn with_capacity(tasks: usize, edges: usize) -> Self {
         DagBuilder {
-            names: Vec::with_capacity(tasks),
+            names: NameList::with_capacity(tasks),
             index: NameIndex::with_capacity(tasks),
             dep_start: Vec::with_capacity(tasks + 1),
             deps: Vec::with_capacity(edges),
-            unresolved: Unresolved::default(),
+            unresolved: NameList::default(),
         }
     }
 
@@ -84,12 +64,12 @@ impl DagBuilder {
 
     /// The name of the task `id`, if it was added.
     pub fn name(&self, id: TaskId) -> Option<&str> {
-        self.names.get(id.index()).map(|n| &**n)
+        self.names.get(id.index())
     }
 
     /// The names of the tasks added so far, in insertion order.
     pub fn names(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
-        self.names.iter().map(|n| &**n)
+        self.names.iter()
     }
 
     /// The dependency names given for the task `id` when it was added, in
@@ -113,9 +93,11 @@ impl DagBuilder {
         };
         self.deps[range].iter().map(move |&pending| {
             if pending & UNRESOLVED == 0 {
-                &*self.names[pending as usize]
+                self.names.get(pending as usize).unwrap_or_default()
             } else {
-                self.unresolved.get((pending & !UNRESOLVED) as usize)
+                self.unresolved
+                    .get((pending & !UNRESOLVED) as usize)
+                    .unwrap_or_default()
             }
         })
     }
@@ -144,7 +126,6 @@ impl DagBuilder {
             return Err(GraphError::TooManyTasks);
         }
         let id = TaskId(self.names.len() as u32);
-        let name: Arc<str> = Arc::from(name);
         if self.dep_start.is_empty() {
             self.dep_start.push(0);
         }
@@ -189,12 +170,15 @@ impl DagBuilder {
                 let d = if pending & UNRESOLVED == 0 {
                     TaskId(pending)
                 } else {
-                    let name = self.unresolved.get((pending & !UNRESOLVED) as usize);
+                    let name = self
+                        .unresolved
+                        .get((pending & !UNRESOLVED) as usize)
+                        .unwrap_or_default();
                     match self.index.get(&self.names, name) {
                         Some(d) => d,
                         None => {
                             return Err(GraphError::UnknownDependency {
-                                task: self.names[i].to_string(),
+                                task: self.names.get(i).unwrap_or_default().to_string(),
                                 dependency: name.to_string(),
                             })
                         }
@@ -230,8 +214,11 @@ impl DagBuilder {
             }
         }
 
+        // The shared names, allocated one after another (see `NameList`).
+        let names: Vec<Arc<str>> = self.names.iter().map(Arc::from).collect();
+        drop(self.names);
         let mut dag = Dag {
-            names: self.names,
+            names,
             index: self.index,
             dep_start,
             deps,

@@ -190,7 +190,7 @@ impl Dag {
 
     /// The id of the task called `name`.
     pub fn id(&self, name: &str) -> Option<TaskId> {
-        self.index.get(&self.names, name)
+        self.index.get(&self.names[..], name)
     }
 
     /// All ids in insertion order.
