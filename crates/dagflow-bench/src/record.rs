@@ -83,8 +83,8 @@ impl Record {
     /// assert_eq!(record.first_run_ms, Some(0.31));
     /// ```
     pub fn from_report(report: &ChildReport) -> Record {
-        let build_ms = round_to(median_ns(&report.build_ns) / 1e6, 4);
-        let run_ms = round_to(median_ns(&report.run_ns) / 1e6, 4);
+        let build_ms = median_ms(&report.build_ns);
+        let run_ms = median_ms(&report.run_ns);
         // From the rounded `run_ms`, so the printed fields agree exactly.
         let per_task_ns = if report.n == 0 {
             0.0
@@ -100,7 +100,7 @@ impl Record {
             per_task_ns: round_to(per_task_ns, 1),
             peak_rss_kb: report.peak_rss_kb,
             first_run_ms: (!report.first_run_ns.is_empty())
-                .then(|| round_to(median_ns(&report.first_run_ns) / 1e6, 4)),
+                .then(|| median_ms(&report.first_run_ns)),
         }
     }
 
@@ -121,6 +121,11 @@ pub fn median_ns(samples: &[u64]) -> f64 {
         _ if n % 2 == 1 => sorted[n / 2] as f64,
         _ => (sorted[n / 2 - 1] as f64 + sorted[n / 2] as f64) / 2.0,
     }
+}
+
+/// The median of nanosecond `samples` in milliseconds, to 4 decimals.
+fn median_ms(samples: &[u64]) -> f64 {
+    round_to(median_ns(samples) / 1e6, 4)
 }
 
 fn round_to(value: f64, decimals: i32) -> f64 {

@@ -48,22 +48,21 @@ fn total_note(records: &[Record], a: Engine, b: Engine, workload: &str) -> Strin
     let (Some(a), Some(b)) = (find(records, a, workload), find(records, b, workload)) else {
         return String::new();
     };
-    let mut note = String::new();
-    if b.build_ms + b.run_ms > 0.0 {
-        note = format!(
+    let total = (b.build_ms + b.run_ms > 0.0).then(|| {
+        format!(
             "build+run {:.2} x",
             (a.build_ms + a.run_ms) / (b.build_ms + b.run_ms)
-        );
-    }
-    if let (Some(fa), Some(fb)) = (a.first_run_ms, b.first_run_ms) {
-        if fb > 0.0 {
-            if !note.is_empty() {
-                note.push_str("; ");
-            }
-            note.push_str(&format!("first run {:.2} x", fa / fb));
-        }
-    }
-    note
+        )
+    });
+    let first = match (a.first_run_ms, b.first_run_ms) {
+        (Some(fa), Some(fb)) if fb > 0.0 => Some(format!("first run {:.2} x", fa / fb)),
+        _ => None,
+    };
+    [total, first]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// The sync runner's note: build + run against `ref-sync`, and the run
