@@ -246,7 +246,7 @@ impl WorkflowRunner {
     /// cycle); step failures are reported in the result.
     pub fn run(&self, context: WorkflowContext) -> Result<WorkflowResult, RunnerError> {
         let plan = self.plan()?;
-        let run_id: Arc<str> = Arc::from(uuid::Uuid::new_v4().to_string());
+        let run_id = crate::engine::new_run_id();
         let observe = !self.observers.is_empty();
         let started_at = SystemTime::now();
         let start = Instant::now();

@@ -56,7 +56,7 @@ impl Workflow {
 
         let run_id: Arc<str> = match self.next_run_id.take() {
             Some(id) => Arc::from(id),
-            None => Arc::from(uuid::Uuid::new_v4().to_string()),
+            None => crate::engine::new_run_id(),
         };
         let observers = if self.observers.is_empty() {
             None
