@@ -26,6 +26,7 @@ pub mod machine;
 pub mod options;
 pub mod record;
 pub mod report;
+pub mod rounds;
 pub mod rss;
 pub mod targets;
 pub mod workload;

@@ -3,9 +3,12 @@
 use std::io::Write as _;
 
 use anyhow::Context as _;
+use dagflow_bench::engines::Engine;
 use dagflow_bench::harness::{self, Outcome};
 use dagflow_bench::options::{self, Mode, SuiteOptions};
 use dagflow_bench::record::{ChildReport, Record};
+use dagflow_bench::rounds::{self, RoundPolicy};
+use dagflow_bench::workload::Workload;
 use dagflow_bench::{emit, engines, machine, report, workload};
 
 fn main() -> anyhow::Result<()> {
@@ -67,72 +70,19 @@ fn suite(opts: &SuiteOptions) -> anyhow::Result<()> {
         .context("could not find this program's own binary to re-execute")?;
     let machine = machine::describe();
     eprintln!("machine: {machine}");
-    let total = opts.engines.len() * opts.workloads.len() * opts.rounds;
+    let mut progress = Progress {
+        done: 0,
+        total: opts.engines.len() * opts.workloads.len() * opts.rounds,
+    };
     let mut records = Vec::new();
     let mut skipped = Vec::new();
     let mut failures = 0;
     let mut stdout = std::io::stdout().lock();
-    let mut k = 0;
     for w in &opts.workloads {
-        // Per engine, its samples so far; an engine that was skipped or
-        // failed is dropped from the later rounds.
-        let mut pooled: Vec<Option<ChildReport>> = vec![None; opts.engines.len()];
-        let mut dropped = vec![false; opts.engines.len()];
-        for round in 1..=opts.rounds {
-            for (i, e) in opts.engines.iter().enumerate() {
-                k += 1;
-                if dropped[i] {
-                    continue;
-                }
-                let label = if opts.rounds > 1 {
-                    format!(
-                        "[{k}/{total}] {} {} (round {round}/{})",
-                        e.name(),
-                        w.name,
-                        opts.rounds
-                    )
-                } else {
-                    format!("[{k}/{total}] {} {}", e.name(), w.name)
-                };
-                match harness::measure_in_child(&exe, *e, *w, opts.runs, opts.warmup, opts.timeout)
-                {
-                    Outcome::Measured(report) => {
-                        let record = Record::from_report(&report);
-                        eprintln!(
-                            "{label}: build {} ms, run {} ms, {:.0} MiB",
-                            record.build_ms,
-                            record.run_ms,
-                            record.peak_rss_mib()
-                        );
-                        match &mut pooled[i] {
-                            Some(earlier) => earlier.absorb(report),
-                            slot => *slot = Some(report),
-                        }
-                    }
-                    Outcome::Skipped { reason, .. } => {
-                        eprintln!("{label}: not measured: {reason}");
-                        dropped[i] = true;
-                        skipped.push((
-                            e.name().to_string(),
-                            w.name.to_string(),
-                            reason.to_string(),
-                        ));
-                    }
-                    Outcome::Failed { error, .. } => {
-                        failures += 1;
-                        eprintln!("{label}: FAILED: {error}");
-                        dropped[i] = true;
-                        pooled[i] = None;
-                        skipped.push((
-                            e.name().to_string(),
-                            w.name.to_string(),
-                            format!("failed: {error}"),
-                        ));
-                    }
-                }
-            }
-        }
-        for report in pooled.into_iter().flatten() {
+        let measured = measure_workload(&exe, opts, *w, &mut progress);
+        failures += measured.failures;
+        skipped.extend(measured.skipped);
+        for report in measured.reports {
             let record = Record::from_report(&report);
             if opts.json {
                 writeln!(stdout, "{}", serde_json::to_string(&record)?)?;
@@ -157,9 +107,18 @@ fn suite(opts: &SuiteOptions) -> anyhow::Result<()> {
             1 => ", each process's first run unmeasured (a warm-up)".to_string(),
             w => format!(", each process's first {w} runs unmeasured (warm-up)"),
         };
+        let extra = if opts.min_measured.is_zero() {
+            String::new()
+        } else {
+            format!(
+                "; an engine whose runs add up to less than {} ms gets further rounds, up to {}",
+                opts.min_measured.as_millis(),
+                opts.rounds * rounds::EXTRA_ROUNDS_FACTOR
+            )
+        };
         writeln!(
             stdout,
-            "Machine: {machine}. Medians of {samples} per engine and workload{warmup}.\n"
+            "Machine: {machine}. Medians of {samples} per engine and workload{warmup}{extra}.\n"
         )?;
         write!(stdout, "{}", report::markdown(&records, &skipped))?;
     }
@@ -167,4 +126,123 @@ fn suite(opts: &SuiteOptions) -> anyhow::Result<()> {
         eprintln!("{failures} measurement(s) failed; see the messages above");
     }
     Ok(())
+}
+
+/// The count of measurements for the progress lines (extra rounds apart).
+struct Progress {
+    done: usize,
+    total: usize,
+}
+
+/// What one workload gave: per engine measured, its pooled samples.
+struct WorkloadResults {
+    reports: Vec<ChildReport>,
+    /// Engine, workload and why, for engines that gave no figures.
+    skipped: Vec<(String, String, String)>,
+    failures: usize,
+}
+
+/// Measures every engine on `workload` in rounds that alternate the
+/// engines (see [`RoundPolicy`]); an engine that was skipped or failed is
+/// dropped from the later rounds.
+fn measure_workload(
+    exe: &std::path::Path,
+    opts: &SuiteOptions,
+    workload: Workload,
+    progress: &mut Progress,
+) -> WorkloadResults {
+    let policy = RoundPolicy {
+        rounds: opts.rounds,
+        min_measured: opts.min_measured,
+    };
+    let mut pooled: Vec<Option<ChildReport>> = vec![None; opts.engines.len()];
+    let mut dropped = vec![false; opts.engines.len()];
+    let mut results = WorkloadResults {
+        reports: Vec::new(),
+        skipped: Vec::new(),
+        failures: 0,
+    };
+    for round in 1..=policy.max_rounds() {
+        let mut any = false;
+        for (i, e) in opts.engines.iter().enumerate() {
+            let extra = round > opts.rounds;
+            if !extra {
+                progress.done += 1;
+            }
+            // Every engine still in has had `round - 1` rounds.
+            if dropped[i] || !policy.another_round(round - 1, pooled[i].as_ref()) {
+                continue;
+            }
+            any = true;
+            let label = round_label(opts, progress, *e, workload, round, pooled[i].as_ref());
+            match harness::measure_in_child(exe, *e, workload, opts.runs, opts.warmup, opts.timeout)
+            {
+                Outcome::Measured(report) => {
+                    let record = Record::from_report(&report);
+                    eprintln!(
+                        "{label}: build {} ms, run {} ms, {:.0} MiB",
+                        record.build_ms,
+                        record.run_ms,
+                        record.peak_rss_mib()
+                    );
+                    match &mut pooled[i] {
+                        Some(earlier) => earlier.absorb(report),
+                        slot => *slot = Some(report),
+                    }
+                }
+                Outcome::Skipped { reason, .. } => {
+                    eprintln!("{label}: not measured: {reason}");
+                    dropped[i] = true;
+                    results.skipped.push((
+                        e.name().to_string(),
+                        workload.name.to_string(),
+                        reason.to_string(),
+                    ));
+                }
+                Outcome::Failed { error, .. } => {
+                    results.failures += 1;
+                    eprintln!("{label}: FAILED: {error}");
+                    dropped[i] = true;
+                    pooled[i] = None;
+                    results.skipped.push((
+                        e.name().to_string(),
+                        workload.name.to_string(),
+                        format!("failed: {error}"),
+                    ));
+                }
+            }
+        }
+        if !any {
+            break;
+        }
+    }
+    results.reports = pooled.into_iter().flatten().collect();
+    results
+}
+
+/// The progress line's start: `[k/total] engine workload (round r/R)`, or
+/// for a round beyond `--rounds`, how much the engine has measured so far.
+fn round_label(
+    opts: &SuiteOptions,
+    progress: &Progress,
+    engine: Engine,
+    workload: Workload,
+    round: usize,
+    pooled: Option<&ChildReport>,
+) -> String {
+    let what = format!("{} {}", engine.name(), workload.name);
+    if round > opts.rounds {
+        let so_far = rounds::measured(pooled).as_secs_f64() * 1e3;
+        format!(
+            "[extra] {what} (round {round}: {so_far:.1} of {} ms measured so far)",
+            opts.min_measured.as_millis()
+        )
+    } else if opts.rounds > 1 {
+        format!(
+            "[{}/{}] {what} (round {round}/{})",
+            progress.done, progress.total, opts.rounds
+        )
+    } else {
+        format!("[{}/{}] {what}", progress.done, progress.total)
+    }
 }

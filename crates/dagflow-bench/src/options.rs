@@ -15,7 +15,8 @@ use crate::workload::{self, Workload};
 pub const MIN_RUNS: usize = 3;
 
 const USAGE: &str = "\
-dagflow-bench [--json] [--engines a,b] [--workloads x,y] [--runs N] [--warmup W] [--rounds R] [--timeout-secs S]
+dagflow-bench [--json] [--engines a,b] [--workloads x,y] [--runs N] [--warmup W] [--rounds R]
+                     [--min-measured-ms B] [--timeout-secs S]
        dagflow-bench --report FILE
        dagflow-bench --list
        dagflow-bench --emit yaml|make WORKLOAD [--command CMD]
@@ -95,6 +96,17 @@ pub struct Cli {
     )]
     pub rounds: usize,
 
+    /// Give an engine whose runs are short further rounds, until its
+    /// measured runs add up to B ms or it has had 5 x R rounds (0: exactly
+    /// R rounds).
+    #[arg(
+        long,
+        value_name = "B",
+        default_value_t = 100,
+        conflicts_with_all = ["report", "list", "emit", "child"]
+    )]
+    pub min_measured_ms: u64,
+
     /// Stop an engine's process after S seconds.
     #[arg(long, value_name = "S", default_value_t = 600, conflicts_with = "mode")]
     pub timeout_secs: u64,
@@ -171,6 +183,8 @@ pub struct SuiteOptions {
     pub warmup: usize,
     /// Rounds per workload, alternating the engines.
     pub rounds: usize,
+    /// Measured run time below which an engine gets further rounds.
+    pub min_measured: Duration,
     /// Time limit per child process.
     pub timeout: Duration,
     /// JSON lines instead of Markdown.
@@ -264,6 +278,7 @@ impl Cli {
             runs: self.runs,
             warmup: self.warmup,
             rounds: self.rounds,
+            min_measured: Duration::from_millis(self.min_measured_ms),
             timeout: Duration::from_secs(self.timeout_secs),
             json: self.json,
         }))
@@ -321,6 +336,7 @@ mod tests {
         assert_eq!(opts.runs, 5);
         assert_eq!(opts.warmup, 1);
         assert_eq!(opts.rounds, 1);
+        assert_eq!(opts.min_measured, Duration::from_millis(100));
         assert_eq!(opts.timeout, Duration::from_secs(600));
         assert!(!opts.json);
     }
@@ -460,6 +476,19 @@ mod tests {
         );
         let message = error(&["--child", "ref-sync", "chain-1000", "--rounds", "2"]);
         assert!(message.contains("cannot be used with"), "{message}");
+        let mode = parse(["--min-measured-ms", "0"]);
+        let Ok(Mode::Suite(opts)) = mode else {
+            panic!("expected a suite run, got {mode:?}")
+        };
+        assert_eq!(opts.min_measured, Duration::ZERO);
+        let message = error(&[
+            "--child",
+            "ref-sync",
+            "chain-1000",
+            "--min-measured-ms",
+            "5",
+        ]);
+        assert!(message.contains("cannot be used with"), "{message}");
     }
 
     #[test]
@@ -521,6 +550,8 @@ mod tests {
             "--workloads",
             "--runs",
             "--warmup",
+            "--rounds",
+            "--min-measured-ms",
             "--timeout-secs",
             "--report",
             "--list",

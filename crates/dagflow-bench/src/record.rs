@@ -60,6 +60,11 @@ pub struct Record {
     /// of `run_ms`. Absent from records written before warm-up runs existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_run_ms: Option<f64>,
+    /// How many measured runs the medians are over (all rounds). Absent
+    /// from records written before the suite gave short workloads extra
+    /// rounds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runs: Option<usize>,
 }
 
 impl Record {
@@ -81,6 +86,7 @@ impl Record {
     /// assert_eq!(record.run_ms, 0.05);
     /// assert_eq!(record.per_task_ns, 50.0);
     /// assert_eq!(record.first_run_ms, Some(0.31));
+    /// assert_eq!(record.runs, Some(3));
     /// ```
     pub fn from_report(report: &ChildReport) -> Record {
         let build_ms = median_ms(&report.build_ns);
@@ -101,6 +107,7 @@ impl Record {
             peak_rss_kb: report.peak_rss_kb,
             first_run_ms: (!report.first_run_ns.is_empty())
                 .then(|| median_ms(&report.first_run_ns)),
+            runs: Some(report.run_ns.len()),
         }
     }
 
@@ -161,6 +168,7 @@ mod tests {
         assert_eq!(record.peak_rss_kb, 500);
         // One first run per process: the median of 20 and 12 ms.
         assert_eq!(record.first_run_ms, Some(16.0));
+        assert_eq!(record.runs, Some(6));
     }
 
     #[test]
@@ -172,8 +180,11 @@ mod tests {
         assert!(report.first_run_ns.is_empty());
         let record = Record::from_report(&report);
         assert_eq!(record.first_run_ms, None);
+        let mut record = record;
+        record.runs = None;
         let json = serde_json::to_string(&record).unwrap_or_default();
         assert!(!json.contains("first_run_ms"), "{json}");
+        assert!(!json.contains("runs"), "{json}");
         let back: Record = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(back, record);
     }
@@ -199,6 +210,7 @@ mod tests {
             per_task_ns: 470.0,
             peak_rss_kb: 21_000,
             first_run_ms: Some(52.0),
+            runs: Some(9),
         };
         let json = serde_json::to_value(&record).unwrap_or_default();
         let keys: Vec<&str> = json
@@ -214,6 +226,7 @@ mod tests {
             "per_task_ns",
             "peak_rss_kb",
             "first_run_ms",
+            "runs",
         ];
         let mut keys = keys;
         keys.sort_unstable();

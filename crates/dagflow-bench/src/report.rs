@@ -47,8 +47,8 @@ pub fn markdown(records: &[Record], skipped: &[(String, String, String)]) -> Str
     }
 
     out.push_str(
-        "\n### All figures\n\n| engine | workload | n | build ms | run ms | ns/task | peak RSS MiB | first run ms |\n\
-         | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+        "\n### All figures\n\n| engine | workload | n | build ms | run ms | ns/task | peak RSS MiB | first run ms | runs |\n\
+         | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
     );
     for w in &workloads {
         for e in &engines {
@@ -58,7 +58,7 @@ pub fn markdown(records: &[Record], skipped: &[(String, String, String)]) -> Str
             {
                 let _ = writeln!(
                     out,
-                    "| {} | {} | {} | {} | {} | {:.1} | {:.1} | {} |",
+                    "| {} | {} | {} | {} | {} | {:.1} | {:.1} | {} | {} |",
                     r.engine,
                     r.workload,
                     r.n,
@@ -66,7 +66,8 @@ pub fn markdown(records: &[Record], skipped: &[(String, String, String)]) -> Str
                     fmt_ms(r.run_ms),
                     r.per_task_ns,
                     r.peak_rss_mib(),
-                    r.first_run_ms.map_or_else(|| "—".to_string(), fmt_ms)
+                    r.first_run_ms.map_or_else(|| "—".to_string(), fmt_ms),
+                    r.runs.map_or_else(|| "—".to_string(), |n| n.to_string())
                 );
             }
         }
@@ -136,6 +137,7 @@ mod tests {
                 per_task_ns: 17.1,
                 peak_rss_kb: 2048,
                 first_run_ms: Some(0.0712),
+                runs: Some(45),
             },
             Record {
                 engine: "ref-tokio".into(),
@@ -146,17 +148,20 @@ mod tests {
                 per_task_ns: 500.0,
                 peak_rss_kb: 4096,
                 first_run_ms: None,
+                runs: None,
             },
         ];
         let md = markdown(&records, &[]);
         assert!(md.contains("| workload | ref-tokio | ref-sync |"), "{md}");
         assert!(
-            md.contains("| ref-tokio | chain-1000 | 1000 | 0.020 | 0.500 | 500.0 | 4.0 | — |"),
+            md.contains("| ref-tokio | chain-1000 | 1000 | 0.020 | 0.500 | 500.0 | 4.0 | — | — |"),
             "{md}"
         );
         assert!(md.contains("| chain-1000 | 0.500 | 0.017 |"), "{md}");
         assert!(
-            md.contains("| ref-sync | chain-1000 | 1000 | 0.010 | 0.017 | 17.1 | 2.0 | 0.071 |"),
+            md.contains(
+                "| ref-sync | chain-1000 | 1000 | 0.010 | 0.017 | 17.1 | 2.0 | 0.071 | 45 |"
+            ),
             "{md}"
         );
     }

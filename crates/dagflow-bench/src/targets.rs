@@ -225,6 +225,7 @@ mod tests {
             per_task_ns: run_ms * 10.0,
             peak_rss_kb: 20 * 1024,
             first_run_ms: None,
+            runs: Some(3),
         }
     }
 

@@ -141,6 +141,8 @@ fn rounds_alternate_the_engines_and_pool_each_engines_samples() {
         "3",
         "--rounds",
         "2",
+        "--min-measured-ms",
+        "0",
         "--engines",
         "ref-sync,ref-sync-timed",
         "--workloads",
@@ -177,6 +179,57 @@ fn rounds_alternate_the_engines_and_pool_each_engines_samples() {
     assert_eq!(
         pairs,
         [("ref-sync", "chain-1000"), ("ref-sync-timed", "chain-1000")]
+    );
+}
+
+#[test]
+fn engines_with_short_runs_get_extra_rounds_up_to_five_times_the_rounds() {
+    let (records, stderr) = suite(&[
+        "--json",
+        "--runs",
+        "3",
+        "--min-measured-ms",
+        "200",
+        "--engines",
+        "ref-sync,ref-tokio",
+        "--workloads",
+        "chain-1000,sleepy-10x100",
+    ]);
+    // Microsecond runs never reach 200 ms: 5 rounds each, alternating.
+    let chain: Vec<String> = stderr
+        .lines()
+        .filter(|l| l.contains(" chain-1000"))
+        .map(|l| {
+            let (engine, rest) = l.split_once(" chain-1000").unwrap_or((l, ""));
+            let round = rest.split(':').next().unwrap_or(rest);
+            format!("{engine}{round}")
+        })
+        .collect();
+    let mut expected = vec!["[1/4] ref-sync".to_string(), "[2/4] ref-tokio".to_string()];
+    for round in 2..=5 {
+        for engine in ["ref-sync", "ref-tokio"] {
+            expected.push(format!("[extra] {engine} (round {round}"));
+        }
+    }
+    assert_eq!(chain, expected, "{stderr}");
+    assert!(
+        stderr.contains("[extra] ref-sync chain-1000 (round 2: "),
+        "{stderr}"
+    );
+    assert!(stderr.contains(" of 200 ms measured so far)"), "{stderr}");
+    // Three sleepy runs take 300 ms: no extra round.
+    assert!(!stderr.contains("[extra] ref-tokio sleepy"), "{stderr}");
+    let runs: Vec<(&str, &str, Option<usize>)> = records
+        .iter()
+        .map(|r| (r.engine.as_str(), r.workload.as_str(), r.runs))
+        .collect();
+    assert_eq!(
+        runs,
+        [
+            ("ref-sync", "chain-1000", Some(15)),
+            ("ref-tokio", "chain-1000", Some(15)),
+            ("ref-tokio", "sleepy-10x100", Some(3)),
+        ]
     );
 }
 
