@@ -220,15 +220,25 @@ impl RunShared {
     }
 
     /// Whether no new task may start. Two atomic loads on the hot path.
+    #[inline]
     pub(crate) fn is_stopping(&self) -> bool {
         self.stop.load(Ordering::Acquire) != StopKind::Running as u8 || self.cancel.is_cancelled()
     }
 
-    /// Why no new task may start, if so.
+    /// Why no new task may start, if so. Checked before every task: the
+    /// check is inlined, the rest (a lock) is not, so that the common
+    /// answer costs no call.
+    #[inline]
     pub(crate) fn stop_reason(&self) -> Option<Arc<str>> {
         if !self.is_stopping() {
             return None;
         }
+        self.stopping_reason()
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn stopping_reason(&self) -> Option<Arc<str>> {
         if self.stop.load(Ordering::Acquire) == StopKind::Running as u8 {
             // The handle was cancelled before `run()` noticed.
             self.stop(StopKind::Cancelled, || "workflow cancelled".to_string());
@@ -284,18 +294,25 @@ impl RunShared {
     }
 
     /// Sends `TaskStarted` for attempt `attempt` of `id`, if an observer
-    /// wants it.
+    /// wants it. (Inlined down to the test for observers: without any, the
+    /// call frame of the event's construction was most of its cost.)
+    #[inline]
     pub(crate) fn emit_started(&self, id: TaskId, attempt: u32) {
         if let Some(observers) = &self.observers {
-            if observers.wants_task_starts() && !self.closed.load(Ordering::Acquire) {
-                observers.emit(&WorkflowEvent::TaskStarted {
-                    run_id: Arc::clone(&self.run_id),
-                    task: Arc::clone(self.dag.name_arc(id)),
-                    task_id: id,
-                    attempt,
-                    at: self.now(),
-                });
-            }
+            self.emit_started_to(observers, id, attempt);
+        }
+    }
+
+    #[inline(never)]
+    fn emit_started_to(&self, observers: &Observers, id: TaskId, attempt: u32) {
+        if observers.wants_task_starts() && !self.closed.load(Ordering::Acquire) {
+            observers.emit(&WorkflowEvent::TaskStarted {
+                run_id: Arc::clone(&self.run_id),
+                task: Arc::clone(self.dag.name_arc(id)),
+                task_id: id,
+                attempt,
+                at: self.now(),
+            });
         }
     }
 
@@ -338,10 +355,16 @@ impl RunShared {
         self.closed.store(true, Ordering::Release);
     }
 
+    /// Sends how `id` ended to the observers, if there are any.
+    #[inline]
     fn emit_finished(&self, id: TaskId, finished: &mut Finished, last_attempt: Duration) {
-        if self.observers.is_none() {
-            return;
+        if self.observers.is_some() {
+            self.emit_finished_now(id, finished, last_attempt);
         }
+    }
+
+    #[inline(never)]
+    fn emit_finished_now(&self, id: TaskId, finished: &mut Finished, last_attempt: Duration) {
         let task = Arc::clone(self.dag.name_arc(id));
         let at = self.now();
         self.emit_deferred(|run_id| match finished.status {
