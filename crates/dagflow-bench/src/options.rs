@@ -86,7 +86,8 @@ pub struct Cli {
     pub warmup: usize,
 
     /// Measure each workload in R rounds that alternate the engines (each a
-    /// process of --runs runs); medians over all R x runs samples.
+    /// process of --runs runs); medians over all the rounds' samples (more
+    /// rounds for short runs: see --min-measured-ms).
     #[arg(
         long,
         value_name = "R",
