@@ -7,7 +7,7 @@ use dagflow_bench::engines::Engine;
 use dagflow_bench::harness::{self, Outcome};
 use dagflow_bench::options::{self, Mode, SuiteOptions};
 use dagflow_bench::record::{ChildReport, Record};
-use dagflow_bench::rounds::{self, RoundPolicy};
+use dagflow_bench::rounds;
 use dagflow_bench::workload::Workload;
 use dagflow_bench::{emit, engines, machine, report, workload};
 
@@ -143,7 +143,7 @@ struct WorkloadResults {
 }
 
 /// Measures every engine on `workload` in rounds that alternate the
-/// engines (see [`RoundPolicy`]); an engine that was skipped or failed is
+/// engines (see `rounds::RoundPolicy`); an engine that was skipped or failed is
 /// dropped from the later rounds.
 fn measure_workload(
     exe: &std::path::Path,
@@ -151,10 +151,7 @@ fn measure_workload(
     workload: Workload,
     progress: &mut Progress,
 ) -> WorkloadResults {
-    let policy = RoundPolicy {
-        rounds: opts.rounds,
-        min_measured: opts.min_measured,
-    };
+    let policy = opts.round_policy();
     let mut pooled: Vec<Option<ChildReport>> = vec![None; opts.engines.len()];
     let mut dropped = vec![false; opts.engines.len()];
     let mut results = WorkloadResults {
@@ -164,8 +161,8 @@ fn measure_workload(
     };
     for round in 1..=policy.max_rounds() {
         let mut any = false;
+        let extra = round > opts.rounds;
         for (i, e) in opts.engines.iter().enumerate() {
-            let extra = round > opts.rounds;
             if !extra {
                 progress.done += 1;
             }

@@ -9,6 +9,7 @@ use clap::{ArgAction, ArgGroup, CommandFactory, Parser};
 
 use crate::emit::Format;
 use crate::engines::{self, Engine};
+use crate::rounds::RoundPolicy;
 use crate::workload::{self, Workload};
 
 /// Smallest accepted `--runs`: medians need at least three samples.
@@ -190,6 +191,16 @@ pub struct SuiteOptions {
     pub timeout: Duration,
     /// JSON lines instead of Markdown.
     pub json: bool,
+}
+
+impl SuiteOptions {
+    /// How many rounds each engine gets (`--rounds`, `--min-measured-ms`).
+    pub fn round_policy(&self) -> RoundPolicy {
+        RoundPolicy {
+            rounds: self.rounds,
+            min_measured: self.min_measured,
+        }
+    }
 }
 
 /// The message for a name that is none of `known`.

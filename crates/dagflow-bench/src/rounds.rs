@@ -65,6 +65,13 @@ pub fn measured(pooled: Option<&ChildReport>) -> Duration {
 mod tests {
     use super::*;
 
+    fn policy(rounds: usize, min_measured_ms: u64) -> RoundPolicy {
+        RoundPolicy {
+            rounds,
+            min_measured: Duration::from_millis(min_measured_ms),
+        }
+    }
+
     fn pooled(run_ms: &[u64]) -> ChildReport {
         ChildReport {
             engine: "ref-sync".into(),
@@ -79,10 +86,7 @@ mod tests {
 
     #[test]
     fn every_engine_gets_the_rounds_asked_for_however_long_its_runs() {
-        let policy = RoundPolicy {
-            rounds: 3,
-            min_measured: Duration::from_millis(100),
-        };
+        let policy = policy(3, 100);
         let slow = pooled(&[500, 500, 500]);
         assert!(policy.another_round(0, None));
         assert!(policy.another_round(1, Some(&slow)));
@@ -92,10 +96,7 @@ mod tests {
 
     #[test]
     fn short_runs_get_more_rounds_until_the_time_is_reached_or_the_cap() {
-        let policy = RoundPolicy {
-            rounds: 3,
-            min_measured: Duration::from_millis(100),
-        };
+        let policy = policy(3, 100);
         assert_eq!(policy.max_rounds(), 15);
         // 99 ms measured: one more round; 100 ms: enough.
         assert!(policy.another_round(3, Some(&pooled(&[33, 33, 33]))));
@@ -108,10 +109,7 @@ mod tests {
 
     #[test]
     fn zero_minimum_turns_extra_rounds_off() {
-        let policy = RoundPolicy {
-            rounds: 2,
-            min_measured: Duration::ZERO,
-        };
+        let policy = policy(2, 0);
         assert_eq!(policy.max_rounds(), 2);
         assert!(policy.another_round(1, Some(&pooled(&[0]))));
         assert!(!policy.another_round(2, Some(&pooled(&[0]))));

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::names::{NameIndex, NameList};
+use super::names::{NameIndex, NameList, NameSource};
 use super::{Dag, GraphError, TaskId};
 
 /// Marks an entry of `DagBuilder::deps` as an index into `unresolved`
@@ -93,11 +93,9 @@ impl DagBuilder {
         };
         self.deps[range].iter().map(move |&pending| {
             if pending & UNRESOLVED == 0 {
-                self.names.get(pending as usize).unwrap_or_default()
+                self.names.name_at(pending as usize)
             } else {
-                self.unresolved
-                    .get((pending & !UNRESOLVED) as usize)
-                    .unwrap_or_default()
+                self.unresolved.name_at((pending & !UNRESOLVED) as usize)
             }
         })
     }
@@ -170,15 +168,12 @@ impl DagBuilder {
                 let d = if pending & UNRESOLVED == 0 {
                     TaskId(pending)
                 } else {
-                    let name = self
-                        .unresolved
-                        .get((pending & !UNRESOLVED) as usize)
-                        .unwrap_or_default();
+                    let name = self.unresolved.name_at((pending & !UNRESOLVED) as usize);
                     match self.index.get(&self.names, name) {
                         Some(d) => d,
                         None => {
                             return Err(GraphError::UnknownDependency {
-                                task: self.names.get(i).unwrap_or_default().to_string(),
+                                task: self.names.name_at(i).to_string(),
                                 dependency: name.to_string(),
                             })
                         }
