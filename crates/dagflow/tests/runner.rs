@@ -565,3 +565,30 @@ fn observers_receive_lifecycle_events_in_order_and_cannot_break_the_run() {
     assert_eq!(result.observer_errors.len(), 7);
     assert!(result.observer_errors[0].contains("always fails"));
 }
+
+#[test]
+fn an_observer_attached_after_validation_gets_every_step_name() {
+    // Validation without observers leaves the names unshared; the run that
+    // an observer joins later shares them before its first event.
+    let recorder = Arc::new(Recorder::default());
+    let mut runner = WorkflowRunner::new("late-observer");
+    runner
+        .add_step(WorkflowStep::new("extract"))
+        .unwrap()
+        .add_step(WorkflowStep::new("load").depends_on(["extract"]))
+        .unwrap();
+    runner.validate().unwrap();
+    runner.observe(recorder.clone());
+    assert!(runner.run(WorkflowContext::new()).unwrap().success);
+    assert_eq!(
+        *recorder.0.lock().unwrap(),
+        [
+            "workflow_started",
+            "task_started extract 1",
+            "task_completed extract",
+            "task_started load 1",
+            "task_completed load",
+            "workflow_completed true 2/0/0",
+        ]
+    );
+}

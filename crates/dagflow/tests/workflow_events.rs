@@ -13,6 +13,38 @@ use dagflow::{RetryPolicy, TaskContext, TaskOptions, TaskStatus, Workflow, Workf
 use serde_json::{json, Value};
 use workflow_support::Collect;
 
+#[tokio::test]
+async fn an_observer_attached_after_validation_gets_every_task_name() {
+    // Validation without observers leaves the names unshared; the run that
+    // an observer joins later shares them before its first event.
+    let events = Arc::new(Collect::default());
+    let mut wf = Workflow::new("late-observer");
+    wf.add_task(
+        "extract",
+        |_ctx: TaskContext| async { Ok::<_, String>(json!(1)) },
+        TaskOptions::new(),
+    )
+    .add_task(
+        "load",
+        |_ctx: TaskContext| async { Ok::<_, String>(json!(2)) },
+        TaskOptions::new().depends_on(["extract"]),
+    );
+    wf.validate().unwrap();
+    wf.observe(events.clone());
+    wf.run().await.unwrap();
+    assert_eq!(
+        events.kinds(),
+        [
+            "workflow_started",
+            "task_started:extract",
+            "task_completed:extract",
+            "task_started:load",
+            "task_completed:load",
+            "workflow_completed",
+        ]
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn events_arrive_in_lifecycle_order() {
     let events = Arc::new(Collect::default());

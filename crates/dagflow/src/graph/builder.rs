@@ -1,7 +1,7 @@
 //! Building a [`Dag`]: tasks added by name in any order, dependencies
 //! resolved and validated at the end.
 
-use std::sync::Arc;
+use std::sync::OnceLock;
 
 use super::names::{NameIndex, NameList, NameSource};
 use super::{Dag, GraphError, TaskId};
@@ -209,11 +209,9 @@ impl DagBuilder {
             }
         }
 
-        // The shared names, allocated one after another (see `NameList`).
-        let names: Vec<Arc<str>> = self.names.iter().map(Arc::from).collect();
-        drop(self.names);
         let mut dag = Dag {
-            names,
+            names: self.names,
+            shared_names: OnceLock::new(),
             index: self.index,
             dep_start,
             deps,

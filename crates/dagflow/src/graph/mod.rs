@@ -25,11 +25,11 @@ mod builder;
 mod names;
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 pub use builder::DagBuilder;
 use builder::UNRESOLVED;
-use names::NameIndex;
+use names::{NameIndex, NameList};
 
 /// The index of a task inside a [`Dag`], assigned in insertion order from 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -114,7 +114,12 @@ pub enum GraphError {
 /// sparse rows, so `dependencies` and `dependents` are slices, not lookups.
 #[derive(Debug, Clone)]
 pub struct Dag {
-    names: Vec<Arc<str>>,
+    /// The names end to end in one string (see [`NameList`]).
+    names: NameList,
+    /// The names as shared strings, for events: made when first asked for
+    /// (see [`name_arc`](Self::name_arc)), so that a graph nobody observes
+    /// allocates no string per task.
+    shared_names: OnceLock<Box<[Arc<str>]>>,
     index: NameIndex,
     dep_start: Vec<u32>,
     deps: Vec<TaskId>,
@@ -173,24 +178,39 @@ impl Dag {
         self.names.is_empty()
     }
 
-    /// The name of a task.
+    /// The name of a task (empty for an id that is not this graph's).
     pub fn name(&self, id: TaskId) -> &str {
-        &self.names[id.index()]
+        self.names.get(id.index()).unwrap_or_default()
     }
 
     /// The name of a task as a shared string (cheap to clone into events).
+    ///
+    /// The graph makes the shared strings of all its tasks the first time
+    /// one is asked for, one allocation per task; the engines ask before a
+    /// run that has observers starts (see [`share_names`](Self::share_names)).
+    ///
+    /// # Panics
+    ///
+    /// If `id` is not a task of this graph.
     pub fn name_arc(&self, id: TaskId) -> &Arc<str> {
-        &self.names[id.index()]
+        &self.share_names()[id.index()]
+    }
+
+    /// The shared string of every task's name, made now if it was not made
+    /// yet (see [`name_arc`](Self::name_arc)).
+    pub fn share_names(&self) -> &[Arc<str>] {
+        self.shared_names
+            .get_or_init(|| self.names.iter().map(Arc::from).collect())
     }
 
     /// All task names in insertion order.
     pub fn names(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
-        self.names.iter().map(|n| &**n)
+        self.names.iter()
     }
 
     /// The id of the task called `name`.
     pub fn id(&self, name: &str) -> Option<TaskId> {
-        self.index.get(&self.names[..], name)
+        self.index.get(&self.names, name)
     }
 
     /// All ids in insertion order.
@@ -432,6 +452,36 @@ mod tests {
             }
         );
         assert!(err.to_string().contains("`deploy` depends on `tset`"));
+    }
+
+    #[test]
+    fn shared_names_are_made_once_on_first_use_in_task_order() {
+        let dag = Dag::from_tasks([
+            ("fetch", vec![]),
+            ("", vec!["fetch"]),
+            ("é-report", vec![""]),
+        ])
+        .unwrap();
+        assert!(
+            dag.shared_names.get().is_none(),
+            "a fresh graph shares no name yet"
+        );
+        let report = dag.id("é-report").unwrap();
+        let first = Arc::clone(dag.name_arc(report));
+        assert_eq!(&*first, "é-report");
+        assert!(Arc::ptr_eq(&first, dag.name_arc(report)), "made once");
+        let shared: Vec<&str> = dag.share_names().iter().map(|n| &**n).collect();
+        assert_eq!(shared, ["fetch", "", "é-report"]);
+        assert_eq!(dag.names().collect::<Vec<_>>(), shared);
+        assert_eq!(dag.name(TaskId(7)), "", "an id of no task has no name");
+        // A clone compares equal whether or not its names are shared.
+        let fresh = Dag::from_tasks([
+            ("fetch", vec![]),
+            ("", vec!["fetch"]),
+            ("é-report", vec![""]),
+        ])
+        .unwrap();
+        assert_eq!(dag, fresh);
     }
 
     #[test]

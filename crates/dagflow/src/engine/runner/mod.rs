@@ -223,6 +223,10 @@ impl WorkflowRunner {
             return Ok(Arc::clone(plan));
         }
         let dag = Arc::new(self.builder.clone().build()?);
+        if !self.observers.is_empty() {
+            // Their events carry the names: make them now, not in the run.
+            dag.share_names();
+        }
         let plan = Arc::new(Plan::new(dag, &self.steps));
         Ok(Arc::clone(self.plan.get_or_init(|| plan)))
     }
@@ -255,6 +259,8 @@ impl WorkflowRunner {
 
         if observe {
             self.observers.clear_errors();
+            // Made at validation already unless the observers came later.
+            plan.dag.share_names();
             self.observers.emit(&WorkflowEvent::WorkflowStarted {
                 run_id: Arc::clone(&run_id),
                 workflow: Arc::clone(&self.name),

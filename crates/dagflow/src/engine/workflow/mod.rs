@@ -62,6 +62,7 @@
 mod attempt;
 mod cancel;
 mod context;
+mod dependency_names;
 mod drive;
 mod error;
 mod factories;
@@ -349,6 +350,10 @@ impl Workflow {
         }
         match built {
             Ok(dag) => {
+                if !self.observers.is_empty() {
+                    // Their events carry the names: make them now, not in the run.
+                    dag.share_names();
+                }
                 let dag = Arc::new(dag);
                 self.dag = Some(Arc::clone(&dag));
                 Ok(dag)

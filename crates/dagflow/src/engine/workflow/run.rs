@@ -62,6 +62,8 @@ impl Workflow {
             None
         } else {
             self.observers.clear_errors();
+            // Made at validation already unless the observers came later.
+            dag.share_names();
             Some(self.observers.clone())
         };
         let shared = Arc::new(RunShared::new(RunSetup {
