@@ -114,12 +114,6 @@ impl DagBuilder {
         S: AsRef<str>,
     {
         let name = name.as_ref();
-        let hash = self.index.hash(name);
-        if self.index.get_hashed(&self.names, name, hash).is_some() {
-            return Err(GraphError::DuplicateTask {
-                name: name.to_owned(),
-            });
-        }
         if self.names.len() >= (UNRESOLVED - 1) as usize {
             return Err(GraphError::TooManyTasks);
         }
@@ -127,6 +121,35 @@ impl DagBuilder {
         if self.dep_start.is_empty() {
             self.dep_start.push(0);
         }
+        // The dependencies first: the index is then probed for the new name
+        // once, for the duplicate check and the insertion together. A task
+        // that fails to be added leaves no trace.
+        let (deps, unresolved) = (self.deps.len(), self.unresolved.len());
+        let added = self.add_dependencies(dependencies).and_then(|()| {
+            match self.index.insert(&self.names, name, id) {
+                Ok(()) => Ok(()),
+                Err(_) => Err(GraphError::DuplicateTask {
+                    name: name.to_owned(),
+                }),
+            }
+        });
+        if let Err(e) = added {
+            self.deps.truncate(deps);
+            self.unresolved.truncate(unresolved);
+            return Err(e);
+        }
+        self.dep_start.push(self.deps.len() as u32);
+        self.names.push(name);
+        Ok(id)
+    }
+
+    /// Records the dependencies of the task being added: as ids where the
+    /// task is known, else by name for [`build`](Self::build) to resolve.
+    fn add_dependencies<I, S>(&mut self, dependencies: I) -> Result<(), GraphError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
         for dep in dependencies {
             let dep = dep.as_ref();
             let pending = match self.index.get(&self.names, dep) {
@@ -144,10 +167,7 @@ impl DagBuilder {
         if self.deps.len() > u32::MAX as usize {
             return Err(GraphError::TooManyTasks);
         }
-        self.dep_start.push(self.deps.len() as u32);
-        self.names.push(name);
-        self.index.insert_new(&self.names, id, hash);
-        Ok(id)
+        Ok(())
     }
 
     /// Resolves dependencies, rejects unknown names and cycles, and computes

@@ -455,6 +455,19 @@ mod tests {
     }
 
     #[test]
+    fn a_refused_duplicate_leaves_no_dependency_behind() {
+        let mut b = DagBuilder::new();
+        b.add("a", [] as [&str; 0]).unwrap();
+        let err = b.add("a", ["ghost", "a"]).unwrap_err();
+        assert_eq!(err, GraphError::DuplicateTask { name: "a".into() });
+        let second = b.add("b", ["a"]).unwrap();
+        assert_eq!(b.dependency_names(second).collect::<Vec<_>>(), ["a"]);
+        let dag = b.build().expect("the refused task's `ghost` is gone");
+        assert_eq!(dag.len(), 2);
+        assert_eq!(names(&dag, dag.dependencies(second)), ["a"]);
+    }
+
+    #[test]
     fn shared_names_are_made_once_on_first_use_in_task_order() {
         let dag = Dag::from_tasks([
             ("fetch", vec![]),

@@ -11,6 +11,7 @@
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
+use hashbrown::hash_table::Entry;
 use hashbrown::{DefaultHashBuilder, HashTable};
 
 use super::TaskId;
@@ -63,6 +64,14 @@ impl NameList {
     pub(super) fn push(&mut self, name: &str) {
         self.text.push_str(name);
         self.ends.push(self.text.len());
+    }
+
+    /// Drops the names from `len` on.
+    pub(super) fn truncate(&mut self, len: usize) {
+        if len < self.len() {
+            self.ends.truncate(len);
+            self.text.truncate(self.ends.last().copied().unwrap_or(0));
+        }
     }
 
     /// The name at `index`, if there is one.
@@ -119,39 +128,42 @@ impl NameIndex {
 
     /// The id of `name`, where `names[id]` is the name of task `id`.
     pub(super) fn get<N: NameSource + ?Sized>(&self, names: &N, name: &str) -> Option<TaskId> {
-        self.get_hashed(names, name, self.hash(name))
-    }
-
-    /// The hash the index files `name` under, for [`get_hashed`](Self::get_hashed)
-    /// and [`insert_new`](Self::insert_new): a task added after a
-    /// duplicate check hashes its name once, not twice.
-    pub(super) fn hash(&self, name: &str) -> u64 {
-        self.hasher.hash_one(name)
-    }
-
-    /// [`get`](Self::get) with `name`'s [`hash`](Self::hash).
-    pub(super) fn get_hashed<N: NameSource + ?Sized>(
-        &self,
-        names: &N,
-        name: &str,
-        hash: u64,
-    ) -> Option<TaskId> {
         self.table
-            .find(hash, |&id| names.name_at(id.index()) == name)
+            .find(self.hasher.hash_one(name), |&id| {
+                names.name_at(id.index()) == name
+            })
             .copied()
     }
 
-    /// Adds task `id`, whose name is `names[id]` (with [`hash`](Self::hash)
-    /// `hash`) and not in the index yet; the index holds exactly the ids
-    /// before it.
-    pub(super) fn insert_new<N: NameSource + ?Sized>(&mut self, names: &N, id: TaskId, hash: u64) {
+    /// Files task `id` under `name` unless a task of that name is there
+    /// already, whose id it then returns. One probe does both: the check for
+    /// a duplicate finds the slot the new id goes into.
+    ///
+    /// The index must hold exactly the ids before `id`, and `names` their
+    /// names; `name` need not be in `names` yet.
+    pub(super) fn insert<N: NameSource + ?Sized>(
+        &mut self,
+        names: &N,
+        name: &str,
+        id: TaskId,
+    ) -> Result<(), TaskId> {
         if self.table.len() == self.table.capacity() {
             self.grow(names, id.index());
         }
         let NameIndex { table, hasher } = self;
-        table.insert_unique(hash, id, |&other| {
-            hasher.hash_one(names.name_at(other.index()))
-        });
+        let entry = table.entry(
+            hasher.hash_one(name),
+            |&other| names.name_at(other.index()) == name,
+            // Only called to grow, and the table has room: see above.
+            |&other| hasher.hash_one(names.name_at(other.index())),
+        );
+        match entry {
+            Entry::Occupied(existing) => Err(*existing.get()),
+            Entry::Vacant(slot) => {
+                slot.insert(id);
+                Ok(())
+            }
+        }
     }
 
     /// Doubles the table, inserting the first `len` ids afresh in id order.
@@ -183,10 +195,18 @@ mod tests {
     fn finds_every_name_and_nothing_else() {
         let names: Vec<Arc<str>> = (0..10_000).map(|i| Arc::from(format!("t{i}"))).collect();
         let mut index = NameIndex::default();
-        for i in 0..names.len() {
-            let hash = index.hash(&names[i]);
-            index.insert_new(&names[..], TaskId::from_index(i), hash);
+        for (i, name) in names.iter().enumerate() {
+            assert_eq!(
+                index.insert(&names[..], name, TaskId::from_index(i)),
+                Ok(())
+            );
         }
+        // A name already filed is refused with the id it has.
+        let again = TaskId::from_index(names.len());
+        assert_eq!(
+            index.insert(&names[..], "t42", again),
+            Err(TaskId::from_index(42))
+        );
         for (i, name) in names.iter().enumerate() {
             assert_eq!(index.get(&names[..], name), Some(TaskId::from_index(i)));
         }
@@ -203,9 +223,8 @@ mod tests {
         let mut list = NameList::with_capacity(2);
         let mut index = NameIndex::default();
         for (i, name) in shared.iter().enumerate() {
+            assert_eq!(index.insert(&list, name, TaskId::from_index(i)), Ok(()));
             list.push(name);
-            let hash = index.hash(name);
-            index.insert_new(&list, TaskId::from_index(i), hash);
         }
         assert_eq!(list.len(), shared.len());
         assert!(list.iter().eq(shared.iter().map(|n| &**n)));
