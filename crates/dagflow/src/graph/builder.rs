@@ -126,12 +126,11 @@ impl DagBuilder {
         // that fails to be added leaves no trace.
         let (deps, unresolved) = (self.deps.len(), self.unresolved.len());
         let added = self.add_dependencies(dependencies).and_then(|()| {
-            match self.index.insert(&self.names, name, id) {
-                Ok(()) => Ok(()),
-                Err(_) => Err(GraphError::DuplicateTask {
+            self.index
+                .insert(&self.names, name, id)
+                .map_err(|_| GraphError::DuplicateTask {
                     name: name.to_owned(),
-                }),
-            }
+                })
         });
         if let Err(e) = added {
             self.deps.truncate(deps);

@@ -29,7 +29,7 @@ use std::sync::{Arc, OnceLock};
 
 pub use builder::DagBuilder;
 use builder::UNRESOLVED;
-use names::{NameIndex, NameList};
+use names::{NameIndex, NameList, NameSource};
 
 /// The index of a task inside a [`Dag`], assigned in insertion order from 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -180,7 +180,7 @@ impl Dag {
 
     /// The name of a task (empty for an id that is not this graph's).
     pub fn name(&self, id: TaskId) -> &str {
-        self.names.get(id.index()).unwrap_or_default()
+        self.names.name_at(id.index())
     }
 
     /// The name of a task as a shared string (cheap to clone into events).

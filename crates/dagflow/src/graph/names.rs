@@ -9,6 +9,7 @@
 //! 100,000-task graph.
 
 use std::hash::BuildHasher;
+#[cfg(test)]
 use std::sync::Arc;
 
 use hashbrown::hash_table::Entry;
@@ -16,13 +17,14 @@ use hashbrown::{DefaultHashBuilder, HashTable};
 
 use super::TaskId;
 
-/// Where the index reads the name of a task id: the graph's shared names,
-/// or a builder's [`NameList`].
+/// Where the index reads the name of a task id: the [`NameList`] that a
+/// builder and its graph keep (and, in the tests, plain shared strings).
 pub(super) trait NameSource {
     /// The name at `index` (which the index only asks for ids it holds).
     fn name_at(&self, index: usize) -> &str;
 }
 
+#[cfg(test)]
 impl NameSource for [Arc<str>] {
     fn name_at(&self, index: usize) -> &str {
         &self[index]
