@@ -21,14 +21,18 @@
 //! # Ok::<(), dagflow::graph::GraphError>(())
 //! ```
 
+mod analysis;
 mod builder;
+mod error;
 mod names;
+mod sort;
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
+pub use analysis::CriticalPath;
 pub use builder::DagBuilder;
-use builder::UNRESOLVED;
+pub use error::{CycleError, GraphError};
 use names::{NameIndex, NameList, NameSource};
 
 /// The index of a task inside a [`Dag`], assigned in insertion order from 0.
@@ -53,59 +57,6 @@ impl fmt::Display for TaskId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "#{}", self.0)
     }
-}
-
-/// A dependency cycle, with the tasks on it in execution direction.
-///
-/// `path` starts and ends with the same task: `["a", "b", "c", "a"]` means
-/// `a` must run before `b`, `b` before `c`, and `c` before `a`. The cycle
-/// starts at its earliest-inserted task, so the same graph always reports the
-/// same path.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CycleError {
-    /// The tasks on the cycle; the first and last element are the same task.
-    pub path: Vec<String>,
-}
-
-impl fmt::Display for CycleError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "dependency cycle: {}; remove one of these dependencies",
-            self.path.join(" -> ")
-        )
-    }
-}
-
-impl std::error::Error for CycleError {}
-
-/// Why a set of tasks does not form a valid DAG.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum GraphError {
-    /// Two tasks share a name.
-    #[error("task `{name}` is defined more than once; task names must be unique")]
-    DuplicateTask {
-        /// The repeated name.
-        name: String,
-    },
-    /// A task depends on a name that no task has.
-    #[error(
-        "task `{task}` depends on `{dependency}`, which is not defined; \
-         add a task named `{dependency}` or correct the dependency"
-    )]
-    UnknownDependency {
-        /// The task that declares the dependency.
-        task: String,
-        /// The missing name.
-        dependency: String,
-    },
-    /// The dependencies form a cycle.
-    #[error(transparent)]
-    Cycle(#[from] CycleError),
-    /// More tasks than a `u32` index can hold.
-    #[error("a workflow holds at most {max} tasks and dependencies", max = UNRESOLVED - 1)]
-    TooManyTasks,
 }
 
 /// A validated, acyclic task graph.
@@ -134,15 +85,6 @@ impl PartialEq for Dag {
     fn eq(&self, other: &Self) -> bool {
         self.names == other.names && self.dep_start == other.dep_start && self.deps == other.deps
     }
-}
-
-/// The longest path through the graph by task duration.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CriticalPath {
-    /// Tasks on the path, first to run first.
-    pub tasks: Vec<TaskId>,
-    /// Sum of the durations along the path.
-    pub total: f64,
 }
 
 impl Dag {
@@ -244,84 +186,6 @@ impl Dag {
         &self.order
     }
 
-    /// The level of every task, indexed by `TaskId::index`: 0 for tasks
-    /// without dependencies, else one more than the deepest dependency.
-    pub fn level_of_each(&self) -> Vec<u32> {
-        let mut level = vec![0u32; self.len()];
-        for &t in &self.order {
-            let l = self
-                .dependencies(t)
-                .iter()
-                .map(|d| level[d.index()] + 1)
-                .max()
-                .unwrap_or(0);
-            level[t.index()] = l;
-        }
-        level
-    }
-
-    /// Tasks grouped by level; within a level, in topological order.
-    /// Tasks of one level never depend on each other.
-    pub fn levels(&self) -> Vec<Vec<TaskId>> {
-        let level = self.level_of_each();
-        let depth = level.iter().copied().max().map_or(0, |m| m as usize + 1);
-        let mut out = vec![Vec::new(); depth];
-        for &t in &self.order {
-            out[level[t.index()] as usize].push(t);
-        }
-        out
-    }
-
-    /// The longest path by `duration`, which gives each task's weight.
-    /// Ties go to the earliest path found in topological order.
-    ///
-    /// ```
-    /// use dagflow::graph::Dag;
-    /// let dag = Dag::from_tasks([("a", vec![]), ("b", vec!["a"]), ("c", vec!["a"])])?;
-    /// let cp = dag.critical_path(|t| if dag.name(t) == "c" { 5.0 } else { 1.0 });
-    /// let names: Vec<_> = cp.tasks.iter().map(|&t| dag.name(t)).collect();
-    /// assert_eq!((names, cp.total), (vec!["a", "c"], 6.0));
-    /// # Ok::<(), dagflow::graph::GraphError>(())
-    /// ```
-    pub fn critical_path(&self, duration: impl Fn(TaskId) -> f64) -> CriticalPath {
-        let n = self.len();
-        if n == 0 {
-            return CriticalPath {
-                tasks: Vec::new(),
-                total: 0.0,
-            };
-        }
-        let mut finish = vec![0.0f64; n];
-        let mut prev: Vec<Option<TaskId>> = vec![None; n];
-        for &t in &self.order {
-            let mut best: Option<(f64, TaskId)> = None;
-            for &d in self.dependencies(t) {
-                let f = finish[d.index()];
-                if best.is_none_or(|(bf, _)| f > bf) {
-                    best = Some((f, d));
-                }
-            }
-            let start = best.map_or(0.0, |(f, _)| f);
-            prev[t.index()] = best.map(|(_, d)| d);
-            finish[t.index()] = start + duration(t);
-        }
-        let mut end = self.order[0];
-        for &t in &self.order {
-            if finish[t.index()] > finish[end.index()] {
-                end = t;
-            }
-        }
-        let total = finish[end.index()];
-        let mut tasks = vec![end];
-        let mut cur = end;
-        while let Some(p) = prev[cur.index()] {
-            tasks.push(p);
-            cur = p;
-        }
-        tasks.reverse();
-        CriticalPath { tasks, total }
-    }
-
     /// Tasks without dependencies, in insertion order.
     pub fn roots(&self) -> impl Iterator<Item = TaskId> + '_ {
         self.ids().filter(|&t| self.dependencies(t).is_empty())
@@ -330,63 +194,6 @@ impl Dag {
     /// Each task's number of dependencies, in task order.
     pub(crate) fn dependency_counts(&self) -> impl ExactSizeIterator<Item = u32> + '_ {
         self.dep_start.windows(2).map(|w| w[1] - w[0])
-    }
-
-    fn kahn(&self) -> Result<Vec<TaskId>, GraphError> {
-        let n = self.len();
-        let mut indegree: Vec<u32> = self.dependency_counts().collect();
-        let mut order: Vec<TaskId> = Vec::with_capacity(n);
-        order.extend(self.ids().filter(|t| indegree[t.index()] == 0));
-        // `order` doubles as the FIFO queue: everything before `head` is done.
-        let mut head = 0;
-        while head < order.len() {
-            let t = order[head];
-            head += 1;
-            for &o in self.dependents(t) {
-                let d = &mut indegree[o.index()];
-                *d -= 1;
-                if *d == 0 {
-                    order.push(o);
-                }
-            }
-        }
-        if order.len() == n {
-            return Ok(order);
-        }
-        Err(GraphError::Cycle(self.find_cycle(&indegree)))
-    }
-
-    /// Finds one cycle among the tasks Kahn's algorithm could not order.
-    ///
-    /// Each such task still has an unordered dependency, so walking from one
-    /// along unordered dependencies must revisit a task: that loop is a cycle.
-    fn find_cycle(&self, indegree: &[u32]) -> CycleError {
-        let stuck = |t: TaskId| indegree[t.index()] > 0;
-        let start = self.ids().find(|&t| stuck(t)).unwrap_or(TaskId(0));
-        let mut pos = vec![u32::MAX; self.len()];
-        let mut walk: Vec<TaskId> = Vec::new();
-        let mut cur = start;
-        while pos[cur.index()] == u32::MAX {
-            pos[cur.index()] = walk.len() as u32;
-            walk.push(cur);
-            cur = match self.dependencies(cur).iter().copied().find(|&d| stuck(d)) {
-                Some(d) => d,
-                None => break, // cannot happen for a stuck task; stop rather than loop
-            };
-        }
-        let from = pos[cur.index()].min(walk.len() as u32 - 1) as usize;
-        // The walk follows "depends on"; reverse it into execution direction.
-        let mut cycle: Vec<TaskId> = walk[from..].to_vec();
-        cycle.reverse();
-        let first = cycle
-            .iter()
-            .enumerate()
-            .min_by_key(|(_, t)| **t)
-            .map_or(0, |(i, _)| i);
-        cycle.rotate_left(first);
-        let mut path: Vec<String> = cycle.iter().map(|&t| self.name(t).to_string()).collect();
-        path.push(path[0].clone());
-        CycleError { path }
     }
 }
 
