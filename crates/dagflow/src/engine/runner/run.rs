@@ -134,7 +134,7 @@ impl<'a, const TIMED: bool> StepLoop<'a, TIMED> {
                 });
                 self.last = self.outcomes.clock.raw();
             }
-            match (&step.action, step.timeout) {
+            match (&step.action, plan.timeout(step)) {
                 (Some(action), None) => {
                     // The action records its own result (see
                     // `StepAction::call_recording`): the value is written
