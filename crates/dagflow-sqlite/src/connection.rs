@@ -35,6 +35,9 @@ pub(crate) fn open_reader(path: &Path, options: &SqliteOptions) -> Result<Connec
     Ok(conn)
 }
 
+/// Switches the file to WAL mode (a no-op once it is). The switch takes an
+/// exclusive lock without going through the busy handler, so while other
+/// processes open the same new file it can fail with "busy" at once: retry
 /// until the busy timeout runs out.
 pub(crate) fn switch_to_wal(
     conn: &Connection,

@@ -579,9 +579,6 @@ impl JournalStore for SqliteStore {
     }
 }
 
-/// Switches the file to WAL mode (a no-op once it is). The switch takes an
-/// exclusive lock without going through the busy handler, so while other
-/// processes open the same new file it can fail with "busy" at once: retry
 /// Runs `wait`, a blocking wait for the writer thread. On a worker of a
 /// multi-threaded tokio runtime, the worker's other tasks move to another
 /// thread meanwhile (a task the engine just woke, say, would otherwise
