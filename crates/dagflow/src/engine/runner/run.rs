@@ -102,6 +102,10 @@ impl<'a, const TIMED: bool> StepLoop<'a, TIMED> {
             }
         }
         self.outcomes.ended = self.last;
+        // Every step completed, failed or was skipped: completions are
+        // counted here rather than one by one in the loop.
+        let counts = &mut self.counts;
+        counts.completed = self.plan.steps.len() - counts.failed - counts.skipped;
         (self.context, self.outcomes, self.counts)
     }
 
@@ -124,7 +128,7 @@ impl<'a, const TIMED: bool> StepLoop<'a, TIMED> {
                     continue;
                 }
             }
-            if self.observe && self.runner.observers.wants_task_starts() {
+            if self.observing() && self.runner.observers.wants_task_starts() {
                 self.runner.observers.emit(&WorkflowEvent::TaskStarted {
                     run_id: Arc::clone(self.run_id),
                     task: Arc::clone(plan.dag.name_arc(step.id)),
@@ -179,6 +183,12 @@ impl<'a, const TIMED: bool> StepLoop<'a, TIMED> {
             .map(|&d| d as usize)
     }
 
+    /// Whether events go out (never untimed, known at compile time there).
+    #[inline(always)]
+    fn observing(&self) -> bool {
+        TIMED && self.observe
+    }
+
     /// Raw clock ticks since the previous lap (zero untimed).
     #[inline]
     fn lap(&mut self) -> u64 {
@@ -207,8 +217,7 @@ impl<'a, const TIMED: bool> StepLoop<'a, TIMED> {
     fn complete(&mut self, position: usize, span: u64) {
         self.keep_span(position, span);
         self.outcomes.status[position] = TaskStatus::Completed;
-        self.counts.completed += 1;
-        if self.observe {
+        if self.observing() {
             let duration = Duration::from_nanos(self.outcomes.clock.span_nanos(span, self.last));
             self.emit_completed(position, duration);
         }
@@ -221,7 +230,7 @@ impl<'a, const TIMED: bool> StepLoop<'a, TIMED> {
         self.outcomes.status[position] = TaskStatus::Failed;
         self.counts.failed += 1;
         tracing::debug!(workflow = %self.runner.name, step = dag.name(id), %error, "step failed");
-        if self.observe {
+        if self.observing() {
             self.runner.observers.emit(&WorkflowEvent::TaskFailed {
                 run_id: Arc::clone(self.run_id),
                 task: Arc::clone(dag.name_arc(id)),
@@ -246,7 +255,7 @@ impl<'a, const TIMED: bool> StepLoop<'a, TIMED> {
             },
         ));
         self.counts.skipped += 1;
-        if self.observe {
+        if self.observing() {
             self.runner.observers.emit(&WorkflowEvent::TaskSkipped {
                 run_id: Arc::clone(self.run_id),
                 task: Arc::clone(dag.name_arc(id)),
