@@ -1,8 +1,7 @@
 //! Behaviour of the sync engine `WorkflowRunner`.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use dagflow::event::{Observer, ObserverError, StatusCounts, WorkflowEvent};
 use dagflow::{
@@ -320,65 +319,6 @@ fn success_requires_a_completed_step_and_no_failure() {
         ..StatusCounts::default()
     };
     assert!(!WorkflowResult::success_rule(all_skipped));
-}
-
-#[test]
-fn step_timeout_fails_the_step_and_the_runner_moves_on() {
-    let saw_cancel = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&saw_cancel);
-    let mut runner = WorkflowRunner::new("timeouts");
-    runner
-        .add_step(
-            WorkflowStep::new("slow")
-                .timeout(Duration::from_millis(100))
-                .action(move |ctx: &mut WorkflowContext| {
-                    ctx.insert("slow_was_here", true);
-                    let begin = Instant::now();
-                    while begin.elapsed() < Duration::from_secs(5) {
-                        if ctx.is_cancelled() {
-                            flag.store(true, Ordering::SeqCst);
-                            return Err("gave up");
-                        }
-                        std::thread::sleep(Duration::from_millis(5));
-                    }
-                    Ok(json!("too late"))
-                }),
-        )
-        .unwrap()
-        .add_step(WorkflowStep::new("after").depends_on(["slow"]))
-        .unwrap()
-        .add_step(
-            WorkflowStep::new("quick")
-                .timeout(Duration::from_secs(5))
-                .action(|ctx: &mut WorkflowContext| {
-                    ctx.insert("quick_was_here", true);
-                    Ok::<_, String>(json!(1))
-                }),
-        )
-        .unwrap();
-    let began = Instant::now();
-    let result = runner.run(WorkflowContext::new()).unwrap();
-    let elapsed = began.elapsed();
-    assert!(elapsed < Duration::from_secs(2), "took {elapsed:?}");
-
-    let slow = result.step("slow").unwrap();
-    assert_eq!(slow.status, TaskStatus::Failed);
-    assert!(matches!(
-        slow.error,
-        Some(StepError::Timeout { after }) if *after == Duration::from_millis(100)
-    ));
-    assert_eq!(result.step("after").unwrap().status, TaskStatus::Skipped);
-    // A step that finished in time keeps its writes; a timed-out one does not.
-    assert_eq!(result.step("quick").unwrap().status, TaskStatus::Completed);
-    assert_eq!(result.context.get("quick_was_here"), Some(&json!(true)));
-    assert_eq!(result.context.get("slow_was_here"), None);
-
-    // The abandoned thread sees the cancellation flag.
-    let deadline = Instant::now() + Duration::from_secs(3);
-    while !saw_cancel.load(Ordering::SeqCst) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    assert!(saw_cancel.load(Ordering::SeqCst));
 }
 
 #[test]

@@ -221,7 +221,7 @@ impl WorkflowContext {
         if let Some(previous) = std::mem::take(&mut self.results).get() {
             merge(previous, &mut self.values);
         }
-        let slots = Vec::with_capacity(plan.steps.len());
+        let slots = Vec::with_capacity(plan.len());
         self.results = Results::Owned(StepResults { plan, slots });
         self.cancelled = None;
     }
@@ -307,8 +307,8 @@ impl WorkflowContext {
 /// Adds each recorded result to `map` unless `map` already has the key
 /// (a value written after the step completed).
 fn merge(results: &StepResults, map: &mut Map<String, Value>) {
-    for (slot, step) in results.slots.iter().zip(&results.plan.steps) {
-        let name = results.plan.dag.name(step.id);
+    for (position, slot) in results.slots.iter().enumerate() {
+        let name = results.plan.name_at(position);
         if let Some(value) = slot {
             if !map.contains_key(name) {
                 map.insert(name.to_string(), Value::clone(value));

@@ -16,35 +16,25 @@ use super::step::StepAction;
 use super::stored::StoredStep;
 use crate::graph::{Dag, TaskId};
 
-/// One step as the run loop needs it: 24 bytes, so that the loop streams
-/// as little memory as it can. Few steps have a timeout, so the limits sit
-/// in a side table and a step holds only its slot there (an
-/// `Option<Duration>` in place would make the step 40 bytes; on
-/// `independent-100000`, a sixth of the memory a run reads).
-#[derive(Debug)]
-pub(crate) struct PlannedStep {
-    pub(crate) action: Option<StepAction>,
-    pub(crate) id: TaskId,
-    /// The step's slot in [`Plan::timeouts`], or [`NO_TIMEOUT`].
-    timeout: u32,
-}
-
-/// The timeout slot of a step without a timeout.
-const NO_TIMEOUT: u32 = u32::MAX;
-
 /// The graph plus per-position step data.
 #[derive(Debug)]
 pub(crate) struct Plan {
     pub(crate) dag: Arc<Dag>,
-    /// Steps in execution (topological) order.
-    pub(crate) steps: Vec<PlannedStep>,
+    /// Each step's action, in execution (topological) order: 16 bytes a
+    /// step, so that the loop streams as little memory as it can. A step's
+    /// task id is the graph's topological order at the same position (see
+    /// [`id_at`](Self::id_at)), and few steps have a timeout, so neither
+    /// is stored here: each took the loop's share of memory per step from
+    /// 16 to 24 or 40 bytes.
+    pub(crate) actions: Vec<Option<StepAction>>,
     /// Position in execution order of each task id.
     pub(crate) position: Vec<u32>,
     /// Dependencies of the step at each position, as positions (CSR).
     dep_start: Vec<u32>,
     deps: Vec<u32>,
-    /// The time limits of the steps that have one (see [`Plan::timeout`]).
-    timeouts: Vec<Duration>,
+    /// The steps that have a time limit, by increasing position (see
+    /// [`TimeLimits`]).
+    limits: Vec<(u32, Duration)>,
 }
 
 impl Plan {
@@ -57,44 +47,45 @@ impl Plan {
         let mut dep_start = Vec::with_capacity(order.len() + 1);
         let mut deps = Vec::with_capacity(dag.edge_count());
         dep_start.push(0);
-        let mut timeouts = Vec::new();
-        let planned = order
+        let mut limits = Vec::new();
+        let actions = order
             .iter()
-            .map(|&id| {
+            .enumerate()
+            .map(|(p, &id)| {
                 deps.extend(dag.dependencies(id).iter().map(|d| position[d.index()]));
                 dep_start.push(deps.len() as u32);
                 let step = &steps[id.index()];
-                let timeout = match step.timeout() {
-                    // A graph holds fewer than 2^31 tasks, so a slot never
-                    // reaches `NO_TIMEOUT`.
-                    Some(limit) => {
-                        timeouts.push(limit);
-                        (timeouts.len() - 1) as u32
-                    }
-                    None => NO_TIMEOUT,
-                };
-                PlannedStep {
-                    action: step.action.clone(),
-                    id,
-                    timeout,
+                if let Some(limit) = step.timeout() {
+                    limits.push((p as u32, limit));
                 }
+                step.action.clone()
             })
             .collect();
         Plan {
             dag,
-            steps: planned,
+            actions,
             position,
             dep_start,
             deps,
-            timeouts,
+            limits,
         }
     }
 
-    /// The time limit of `step`, if it has one (`NO_TIMEOUT` is past the
-    /// end of the table).
-    #[inline(always)]
-    pub(crate) fn timeout(&self, step: &PlannedStep) -> Option<Duration> {
-        self.timeouts.get(step.timeout as usize).copied()
+    /// Number of steps.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.actions.len()
+    }
+
+    /// The task id of the step at `position`.
+    #[inline]
+    pub(crate) fn id_at(&self, position: usize) -> TaskId {
+        self.dag.topological_order()[position]
+    }
+
+    /// The time limits of the steps from `position` on, in order.
+    pub(crate) fn limits_from(&self, position: usize) -> TimeLimits<'_> {
+        TimeLimits::from_position(&self.limits, position)
     }
 
     /// The dependencies of the step at `position`, as positions.
@@ -105,7 +96,7 @@ impl Plan {
 
     /// The name of the step at `position`.
     pub(crate) fn name_at(&self, position: usize) -> &str {
-        self.dag.name(self.steps[position].id)
+        self.dag.name(self.id_at(position))
     }
 
     /// The position of the task called `name`.
@@ -116,16 +107,50 @@ impl Plan {
     }
 }
 
+/// The run loop's cursor over the steps with a time limit: asking about
+/// each position in turn costs one comparison with the next limited
+/// step's position.
+pub(crate) struct TimeLimits<'a> {
+    rest: &'a [(u32, Duration)],
+}
+
+impl<'a> TimeLimits<'a> {
+    /// The cursor over `limits` (by increasing position) from `position` on.
+    fn from_position(limits: &'a [(u32, Duration)], position: usize) -> Self {
+        let next = limits.partition_point(|&(p, _)| (p as usize) < position);
+        TimeLimits {
+            rest: &limits[next..],
+        }
+    }
+
+    /// The time limit of the step at `position`, if it has one. Positions
+    /// are asked in increasing order; limits of positions passed over (a
+    /// skipped step's) are dropped on the way.
+    #[inline(always)]
+    pub(crate) fn take(&mut self, position: usize) -> Option<Duration> {
+        while let Some((&(p, limit), rest)) = self.rest.split_first() {
+            if p as usize > position {
+                break;
+            }
+            self.rest = rest;
+            if p as usize == position {
+                return Some(limit);
+            }
+        }
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::engine::runner::step::WorkflowStep;
 
     /// Steps inserted out of execution order, some with a time limit: each
-    /// planned step finds its own limit, and the planned step stays small.
+    /// step finds its own limit, and a step's action stays two words.
     #[test]
     fn each_planned_step_finds_its_own_time_limit() {
-        assert_eq!(std::mem::size_of::<PlannedStep>(), 24);
+        assert_eq!(std::mem::size_of::<Option<StepAction>>(), 16);
         let steps = [
             WorkflowStep::new("late")
                 .depends_on(["mid"])
@@ -143,9 +168,10 @@ mod tests {
         }
         let dag = Arc::new(Dag::from_tasks(tasks).unwrap());
         let plan = Plan::new(dag, &stored);
-        let limits: Vec<(&str, Option<u64>)> = (0..plan.steps.len())
+        let mut cursor = plan.limits_from(0);
+        let limits: Vec<(&str, Option<u64>)> = (0..plan.len())
             .map(|p| {
-                let millis = plan.timeout(&plan.steps[p]).map(|d| d.as_millis() as u64);
+                let millis = cursor.take(p).map(|d| d.as_millis() as u64);
                 (plan.name_at(p), millis)
             })
             .collect();
@@ -158,5 +184,26 @@ mod tests {
                 ("late", Some(3))
             ]
         );
+    }
+
+    /// A cursor started midway (the loop resuming after a panic) or asked
+    /// past a limited step (a skipped one) still finds the later limits.
+    #[test]
+    fn the_limit_cursor_resumes_and_passes_over_skipped_steps() {
+        let limits = vec![
+            (1, Duration::from_millis(1)),
+            (3, Duration::from_millis(3)),
+            (6, Duration::from_millis(6)),
+        ];
+        let plan_limits = |from: usize| TimeLimits::from_position(&limits, from);
+        let mut from_two = plan_limits(2);
+        assert_eq!(from_two.take(2), None);
+        assert_eq!(from_two.take(3), Some(Duration::from_millis(3)));
+        let mut skipping = plan_limits(0);
+        assert_eq!(skipping.take(0), None);
+        // Positions 1 to 4 were skipped, never asked.
+        assert_eq!(skipping.take(5), None);
+        assert_eq!(skipping.take(6), Some(Duration::from_millis(6)));
+        assert_eq!(skipping.take(7), None);
     }
 }

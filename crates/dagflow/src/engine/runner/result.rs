@@ -50,7 +50,7 @@ pub(crate) struct Outcomes {
 
 impl Outcomes {
     pub(crate) fn new(plan: Arc<Plan>, clock: TaskClock, started: u64, timed: bool) -> Self {
-        let n = plan.steps.len();
+        let n = plan.len();
         Outcomes {
             plan,
             status: vec![TaskStatus::Pending; n],
@@ -64,7 +64,7 @@ impl Outcomes {
 
     fn view(&self, position: usize) -> StepResult<'_> {
         StepResult {
-            name: self.plan.dag.name(self.plan.steps[position].id),
+            name: self.plan.name_at(position),
             status: self.status[position],
             result: self.results.as_ref().and_then(|r| r.at(position)),
             error: self

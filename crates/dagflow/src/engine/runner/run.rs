@@ -88,7 +88,7 @@ impl<'a, const TIMED: bool> StepLoop<'a, TIMED> {
     /// raw clock ticks; the result converts the ones that are read) and the
     /// counts.
     pub(super) fn run_all(mut self) -> (WorkflowContext, Outcomes, StatusCounts) {
-        while self.position < self.plan.steps.len() {
+        while self.position < self.plan.len() {
             match catch_unwind(AssertUnwindSafe(|| self.run_from_position())) {
                 Ok(()) => break,
                 Err(panic) if self.in_action => {
@@ -105,18 +105,18 @@ impl<'a, const TIMED: bool> StepLoop<'a, TIMED> {
         // Every step completed, failed or was skipped: completions are
         // counted here rather than one by one in the loop.
         let counts = &mut self.counts;
-        counts.completed = self.plan.steps.len() - counts.failed - counts.skipped;
+        counts.completed = self.plan.len() - counts.failed - counts.skipped;
         (self.context, self.outcomes, self.counts)
     }
 
     /// Runs the steps from `position` to the end (or to a panicking action).
     fn run_from_position(&mut self) {
         let plan = self.plan;
-        while let Some(step) = plan.steps.get(self.position) {
+        let mut limits = plan.limits_from(self.position);
+        while let Some(action) = plan.actions.get(self.position) {
             let position = self.position;
-            let ahead = plan.steps.get(position + PREFETCH_AHEAD);
-            if let Some(action) = ahead.and_then(|s| s.action.as_ref()) {
-                action.prefetch();
+            if let Some(Some(ahead)) = plan.actions.get(position + PREFETCH_AHEAD) {
+                ahead.prefetch();
             }
             // Until a step fails, every step before this one completed (a
             // skip needs a failure upstream), and dependencies come before
@@ -131,14 +131,14 @@ impl<'a, const TIMED: bool> StepLoop<'a, TIMED> {
             if self.observing() && self.runner.observers.wants_task_starts() {
                 self.runner.observers.emit(&WorkflowEvent::TaskStarted {
                     run_id: Arc::clone(self.run_id),
-                    task: Arc::clone(plan.dag.name_arc(step.id)),
-                    task_id: step.id,
+                    task: Arc::clone(plan.dag.name_arc(plan.id_at(position))),
+                    task_id: plan.id_at(position),
                     attempt: 1,
                     at: SystemTime::now(),
                 });
                 self.last = self.outcomes.clock.raw();
             }
-            match (&step.action, plan.timeout(step)) {
+            match (action, limits.take(position)) {
                 (Some(action), None) => {
                     // The action records its own result (see
                     // `StepAction::call_recording`): the value is written
@@ -224,7 +224,7 @@ impl<'a, const TIMED: bool> StepLoop<'a, TIMED> {
     }
 
     fn fail(&mut self, position: usize, error: StepError, span: u64) {
-        let id = self.plan.steps[position].id;
+        let id = self.plan.id_at(position);
         let dag = &self.plan.dag;
         self.keep_span(position, span);
         self.outcomes.status[position] = TaskStatus::Failed;
@@ -246,12 +246,12 @@ impl<'a, const TIMED: bool> StepLoop<'a, TIMED> {
 
     fn skip(&mut self, position: usize, blocker: usize) {
         let dag = &self.plan.dag;
-        let id = self.plan.steps[position].id;
+        let id = self.plan.id_at(position);
         self.outcomes.status[position] = TaskStatus::Skipped;
         self.outcomes.errors.push((
             position as u32,
             StepError::DependencyFailed {
-                dependency: Arc::clone(dag.name_arc(self.plan.steps[blocker].id)),
+                dependency: Arc::clone(dag.name_arc(self.plan.id_at(blocker))),
             },
         ));
         self.counts.skipped += 1;
@@ -269,7 +269,7 @@ impl<'a, const TIMED: bool> StepLoop<'a, TIMED> {
     /// Emits `TaskCompleted` with the step's recorded result (moved into
     /// the event and back, without a copy unless an observer kept it).
     fn emit_completed(&mut self, position: usize, duration: Duration) {
-        let id = self.plan.steps[position].id;
+        let id = self.plan.id_at(position);
         // An action that replaced the whole context dropped the run's
         // results along with it; its event then shows `null`.
         let slot = self.context.result_slot(position);
