@@ -112,15 +112,20 @@ impl Plan {
 /// step's position.
 pub(crate) struct TimeLimits<'a> {
     rest: &'a [(u32, Duration)],
+    /// The position of `rest`'s first step, `usize::MAX` when it is empty.
+    next: usize,
 }
 
 impl<'a> TimeLimits<'a> {
     /// The cursor over `limits` (by increasing position) from `position` on.
     fn from_position(limits: &'a [(u32, Duration)], position: usize) -> Self {
-        let next = limits.partition_point(|&(p, _)| (p as usize) < position);
-        TimeLimits {
-            rest: &limits[next..],
-        }
+        let first = limits.partition_point(|&(p, _)| (p as usize) < position);
+        TimeLimits::over(&limits[first..])
+    }
+
+    fn over(rest: &'a [(u32, Duration)]) -> Self {
+        let next = rest.first().map_or(usize::MAX, |&(p, _)| p as usize);
+        TimeLimits { rest, next }
     }
 
     /// The time limit of the step at `position`, if it has one. Positions
@@ -128,11 +133,19 @@ impl<'a> TimeLimits<'a> {
     /// skipped step's) are dropped on the way.
     #[inline(always)]
     pub(crate) fn take(&mut self, position: usize) -> Option<Duration> {
+        if self.next > position {
+            return None;
+        }
+        self.take_slow(position)
+    }
+
+    #[cold]
+    fn take_slow(&mut self, position: usize) -> Option<Duration> {
         while let Some((&(p, limit), rest)) = self.rest.split_first() {
             if p as usize > position {
                 break;
             }
-            self.rest = rest;
+            *self = TimeLimits::over(rest);
             if p as usize == position {
                 return Some(limit);
             }
