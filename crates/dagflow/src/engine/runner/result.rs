@@ -33,7 +33,10 @@ pub struct StepResult<'a> {
 #[derive(Debug)]
 pub(crate) struct Outcomes {
     pub(crate) plan: Arc<Plan>,
-    pub(crate) status: Vec<TaskStatus>,
+    /// Each step's final state, made at the first failure (see
+    /// [`set_status`](Self::set_status)). Until a step fails every step
+    /// completes, so a run without failures writes no state per step.
+    status: Vec<TaskStatus>,
     /// Each step's duration in raw clock ticks, converted when read (a
     /// conversion pass over every step cost as much as a no-op step).
     /// Empty when the run did not time its steps.
@@ -53,7 +56,7 @@ impl Outcomes {
         let n = plan.len();
         Outcomes {
             plan,
-            status: vec![TaskStatus::Pending; n],
+            status: Vec::new(),
             spans: if timed { vec![0; n] } else { Vec::new() },
             ended: started,
             clock,
@@ -62,10 +65,29 @@ impl Outcomes {
         }
     }
 
+    /// The final state of the step at `position`, once it has run.
+    #[inline]
+    pub(crate) fn status(&self, position: usize) -> TaskStatus {
+        self.status
+            .get(position)
+            .copied()
+            .unwrap_or(TaskStatus::Completed)
+    }
+
+    /// Records that the step at `position` failed or was skipped.
+    pub(crate) fn set_status(&mut self, position: usize, status: TaskStatus) {
+        if self.status.is_empty() {
+            // Every step before the first failure completed, and a step
+            // after it that completes writes nothing either.
+            self.status = vec![TaskStatus::Completed; self.plan.len()];
+        }
+        self.status[position] = status;
+    }
+
     fn view(&self, position: usize) -> StepResult<'_> {
         StepResult {
             name: self.plan.name_at(position),
-            status: self.status[position],
+            status: self.status(position),
             result: self.results.as_ref().and_then(|r| r.at(position)),
             error: self
                 .errors
@@ -126,7 +148,7 @@ impl WorkflowResult {
 
     /// Every step, in the order the runner took them (Kahn order).
     pub fn steps(&self) -> impl ExactSizeIterator<Item = StepResult<'_>> + '_ {
-        (0..self.outcomes.status.len()).map(|position| self.outcomes.view(position))
+        (0..self.outcomes.plan.len()).map(|position| self.outcomes.view(position))
     }
 
     /// The outcome of the step called `name`.
@@ -139,7 +161,7 @@ impl WorkflowResult {
 
     /// Number of steps.
     pub fn step_count(&self) -> usize {
-        self.outcomes.status.len()
+        self.outcomes.plan.len()
     }
 
     /// Steps per final state.

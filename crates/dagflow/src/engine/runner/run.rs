@@ -179,7 +179,7 @@ impl<'a, const TIMED: bool> StepLoop<'a, TIMED> {
         self.plan
             .dependencies(position)
             .iter()
-            .find(|&&d| self.outcomes.status[d as usize] != TaskStatus::Completed)
+            .find(|&&d| self.outcomes.status(d as usize) != TaskStatus::Completed)
             .map(|&d| d as usize)
     }
 
@@ -211,12 +211,12 @@ impl<'a, const TIMED: bool> StepLoop<'a, TIMED> {
         }
     }
 
-    /// Marks the step at `position` completed; its result is already in
-    /// the context.
+    /// Finishes the step at `position`, which completed: its result is
+    /// already in the context, and a completed step's state is the default
+    /// (see `Outcomes::set_status`).
     #[inline(always)]
     fn complete(&mut self, position: usize, span: u64) {
         self.keep_span(position, span);
-        self.outcomes.status[position] = TaskStatus::Completed;
         if self.observing() {
             let duration = Duration::from_nanos(self.outcomes.clock.span_nanos(span, self.last));
             self.emit_completed(position, duration);
@@ -227,7 +227,7 @@ impl<'a, const TIMED: bool> StepLoop<'a, TIMED> {
         let id = self.plan.id_at(position);
         let dag = &self.plan.dag;
         self.keep_span(position, span);
-        self.outcomes.status[position] = TaskStatus::Failed;
+        self.outcomes.set_status(position, TaskStatus::Failed);
         self.counts.failed += 1;
         tracing::debug!(workflow = %self.runner.name, step = dag.name(id), %error, "step failed");
         if self.observing() {
@@ -247,7 +247,7 @@ impl<'a, const TIMED: bool> StepLoop<'a, TIMED> {
     fn skip(&mut self, position: usize, blocker: usize) {
         let dag = &self.plan.dag;
         let id = self.plan.id_at(position);
-        self.outcomes.status[position] = TaskStatus::Skipped;
+        self.outcomes.set_status(position, TaskStatus::Skipped);
         self.outcomes.errors.push((
             position as u32,
             StepError::DependencyFailed {
