@@ -23,9 +23,9 @@ pub(crate) struct Plan {
     /// Each step's action, in execution (topological) order: 16 bytes a
     /// step, so that the loop streams as little memory as it can. A step's
     /// task id is the graph's topological order at the same position (see
-    /// [`id_at`](Self::id_at)), and few steps have a timeout, so neither
-    /// is stored here: each took the loop's share of memory per step from
-    /// 16 to 24 or 40 bytes.
+    /// [`id_at`](Self::id_at)), and few steps have a timeout (see
+    /// `limits`), so neither is kept next to the action: with both, a
+    /// step took 40 bytes.
     pub(crate) actions: Vec<Option<StepAction>>,
     /// Position in execution order of each task id.
     pub(crate) position: Vec<u32>,
