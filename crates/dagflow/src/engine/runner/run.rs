@@ -6,8 +6,9 @@
 //! unwinding machinery, which is as much as a no-op step itself. When an
 //! action panics, the guard ends, the step is recorded as failed with
 //! [`StepError::Panicked`], and a new guard carries on with the next step.
-//! A panic outside an action (an observer's) is not the step's failure and
-//! is passed on to the caller unchanged.
+//! A panic outside an action is not the step's failure and is passed on
+//! to the caller unchanged (observers' panics never get here: `Observers`
+//! contains them and keeps them as observer errors).
 
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -43,6 +44,7 @@ pub(super) struct StepLoop<'a, const TIMED: bool> {
     runner: &'a WorkflowRunner,
     plan: &'a Plan,
     run_id: &'a Arc<str>,
+    /// Whether observers are attached; read through [`observing`](Self::observing).
     observe: bool,
     /// The clock reading at the end of the previous step (the start of the
     /// next: one reading per step). Untimed, the run's start.
@@ -50,7 +52,7 @@ pub(super) struct StepLoop<'a, const TIMED: bool> {
     /// The next step to run.
     position: usize,
     /// Whether the step at `position` is inside its action, so that a
-    /// caught panic can be told apart from an observer's.
+    /// caught panic can be told apart from one of the engine's own.
     in_action: bool,
     context: WorkflowContext,
     outcomes: Outcomes,
@@ -74,7 +76,7 @@ impl<'a, const TIMED: bool> StepLoop<'a, TIMED> {
             run_id,
             // A runner with observers always times its steps (their events
             // carry durations), so the untimed loop compiles without events.
-            observe: TIMED && !runner.observers.is_empty(),
+            observe: !runner.observers.is_empty(),
             last,
             position: 0,
             in_action: false,
