@@ -27,6 +27,16 @@ fn every_file_error_names_file_line_and_column() {
             "unknown field `retries`",
         ),
         (
+            "name: x\ntasks:\n  build:\n    run: make\n",
+            "wf.yml:3:3:",
+            "`tasks` must be a list: start each task with `- name: NAME`",
+        ),
+        (
+            "name: x\ntasks:\n  - name: a\n    run: echo\n  - name: b\n    run: echo\n    depends_on: a\n",
+            "wf.yml:7:17:",
+            "`tasks[1].depends_on` must be a list, such as `depends_on: [a, b]`",
+        ),
+        (
             "name: x\ntasks:\n  - name: a\n    run: echo\n    timeout: 10 minutes\n",
             "wf.yml:5:14:",
             "`timeout` is `10 minutes`, which is not a duration",

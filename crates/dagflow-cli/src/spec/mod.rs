@@ -36,6 +36,7 @@ mod duration;
 mod error;
 mod raw;
 mod validate;
+mod yaml;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

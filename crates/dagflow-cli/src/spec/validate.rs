@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dagflow::graph::{Dag, DagBuilder, GraphError, TaskId};
-use serde_saphyr::{MessageFormatter, Spanned};
+use serde_saphyr::Spanned;
 
 use super::condition::Condition;
 use super::duration::parse_duration;
@@ -37,15 +37,8 @@ fn loc<T>(spanned: &Spanned<T>) -> Option<Location> {
 
 pub(super) fn parse(source: &str, origin: &str) -> Result<WorkflowSpec, Box<SpecError>> {
     let report = Reporter { source, origin };
-    let raw: RawWorkflow = serde_saphyr::from_str(source).map_err(|e| {
-        let inner = e.without_snippet();
-        let message = serde_saphyr::DefaultMessageFormatter
-            .format_message(inner)
-            .escape_debug()
-            .to_string();
-        let location = e.location().as_ref().and_then(Location::from_saphyr);
-        report.at(location, SpecErrorKind::Yaml(message))
-    })?;
+    let raw = super::yaml::read(source)
+        .map_err(|(location, message)| report.at(location, SpecErrorKind::Yaml(message)))?;
     build(&report, raw)
 }
 
