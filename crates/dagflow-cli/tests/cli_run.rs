@@ -496,6 +496,32 @@ fn text_output_prints_a_summary_table() {
         "{stdout}"
     );
     assert!(stdout.contains("succeeded"), "{stdout}");
+    assert!(!stdout.contains("dagflow resume"), "{stdout}");
+}
+
+#[test]
+fn a_failed_run_prints_the_command_that_resumes_it() {
+    let sb = Sandbox::new();
+    sb.write(
+        "wf.yml",
+        "name: flaky\ntasks:\n  - name: first\n    run: echo once >> first.log\n  - name: second\n    run: test -f fixed\n    depends_on: [first]\n",
+    );
+    let assert = sb.dagflow().args(["run", "wf.yml"]).assert().code(1);
+    let stdout = String::from_utf8_lossy(&assert.get_output().stdout).to_string();
+    let hint = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("to continue without redoing what completed: "))
+        .unwrap_or_else(|| panic!("no resume hint in:\n{stdout}"));
+    let args: Vec<&str> = hint.split_whitespace().collect();
+    assert_eq!(args.len(), 3, "{hint}");
+    assert_eq!(args[..2], ["dagflow", "resume"]);
+    // The printed command works as printed, and `first` does not run again.
+    sb.write("fixed", "");
+    sb.dagflow().args(&args[1..]).assert().code(0);
+    assert_eq!(
+        std::fs::read_to_string(sb.path().join("first.log")).unwrap(),
+        "once\n"
+    );
 }
 
 #[test]

@@ -126,6 +126,13 @@ pub async fn execute(
                     location.display(),
                     report.run_id
                 );
+                if !summary.success {
+                    // What to type next: the completed tasks are kept.
+                    println!(
+                        "to continue without redoing what completed: dagflow resume {}",
+                        report.run_id
+                    );
+                }
             }
         }
     }
