@@ -241,6 +241,14 @@ tasks:
 
     let runs = sb.json(&["runs", "--output", "json"]);
     assert_eq!(runs[0]["resumed_from"], run_id);
+
+    // The reused download is not a second outcome of download: the
+    // analytics count what ran (3 steps, then 2), not what was restored.
+    let insight = sb.json(&["insights", "--output", "json"]);
+    assert_eq!(insight["total_workflows"], 2);
+    assert_eq!(insight["total_steps"], 5);
+    assert_eq!(insight["step_durations"]["download"]["samples"], 1);
+    assert_eq!(insight["step_success_rates"]["process"], 0.5);
 }
 
 /// `a` completes, `b` fails, `c` and `d` never start; each task counts its

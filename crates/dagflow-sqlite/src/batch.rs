@@ -110,6 +110,7 @@ impl<'a> TailBuilder<'a> {
             row.status,
             row.duration_us,
             row.attempt,
+            entry.is_restored(),
         );
         let marks = self
             .runs

@@ -10,6 +10,7 @@ use std::path::Path;
 
 use rusqlite::{Connection, TransactionBehavior};
 
+use crate::codec::STEP_COMPLETE;
 use crate::error::SqliteError;
 use crate::summary::SummaryDelta;
 
@@ -17,7 +18,7 @@ use crate::summary::SummaryDelta;
 pub(crate) const APPLICATION_ID: i64 = 0x6461_6766;
 
 /// The schema version this build writes.
-pub const LATEST_VERSION: i64 = 3;
+pub const LATEST_VERSION: i64 = 4;
 
 /// Version 1: the entries and what finds them.
 ///
@@ -164,6 +165,19 @@ DELETE FROM step_duration_buckets
     WHERE step_key BETWEEN 0 AND 8388607 AND bucket BETWEEN 0 AND 1099511627775;
 ";
 
+/// Empties every summary table, for a backfill to build them again.
+pub(crate) const CLEAR_SUMMARIES: &str = "
+DELETE FROM step_stats; DELETE FROM step_durations; DELETE FROM step_buckets;
+DELETE FROM step_duration_counts; DELETE FROM step_duration_buckets;
+DELETE FROM workflow_stats; DELETE FROM journal_counters;
+";
+
+/// Version 4: the summaries leave out the steps a resume reused (they did
+/// not run; their zero durations skewed the percentiles). No table changes:
+/// the summaries of older files are emptied here and built again from the
+/// entries.
+const VERSION_4: &str = CLEAR_SUMMARIES;
+
 /// What the header of a file says, read without writing anything.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Header {
@@ -258,12 +272,14 @@ pub(crate) fn migrate(
             1 => tx.execute_batch(VERSION_1).map_err(&err)?,
             2 => tx.execute_batch(VERSION_2).map_err(&err)?,
             3 => tx.execute_batch(VERSION_3).map_err(&err)?,
+            4 => tx.execute_batch(VERSION_4).map_err(&err)?,
             _ => unreachable_version(path, next)?,
         }
     }
     // Summaries are built once every table exists, in the writer's layout,
-    // which is the latest version's.
-    if version < 2 && target == LATEST_VERSION {
+    // which is the latest version's: for a version-1 file, which had none,
+    // and after version 4 emptied those of older rules.
+    if version < 4 && target == LATEST_VERSION {
         backfill_summaries(&tx, path, busy_ms)?;
     }
     tx.pragma_update(None, "application_id", APPLICATION_ID)
@@ -291,10 +307,12 @@ pub(crate) fn backfill_summaries(
     let err = sql_error(path, "building the journal summaries", busy_ms);
     let mut delta = SummaryDelta::default();
     let mut stmt = conn
-        .prepare(
-            "SELECT workflow_name, event_type, step_name, status, duration_us, attempt
-             FROM entries ORDER BY id",
-        )
+        .prepare(&format!(
+            "SELECT workflow_name, event_type, step_name, status, duration_us, attempt,
+                    event_type = {STEP_COMPLETE}
+                        AND IFNULL(json_type(details, '$.restored') = 'true', 0)
+             FROM entries ORDER BY id"
+        ))
         .map_err(&err)?;
     let mut rows = stmt.query([]).map_err(&err)?;
     while let Some(row) = rows.next().map_err(&err)? {
@@ -307,6 +325,7 @@ pub(crate) fn backfill_summaries(
             row.get(3).map_err(&err)?,
             row.get(4).map_err(&err)?,
             row.get(5).map_err(&err)?,
+            row.get(6).map_err(&err)?,
         );
     }
     delta.apply(conn).map_err(&err)

@@ -141,7 +141,10 @@ const SKIPPED: i64 = 3;
 const CANCELLED: i64 = 4;
 
 impl SummaryDelta {
-    /// Counts one entry, given its stored columns.
+    /// Counts one entry, given its stored columns and whether it is a step
+    /// a resume reused, which did not run: that one adds to no step figure
+    /// (see `JournalEntry::is_restored`).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn add_counts(
         &mut self,
         workflow_name: &str,
@@ -150,6 +153,7 @@ impl SummaryDelta {
         status: i64,
         duration_us: i64,
         attempt: i64,
+        restored: bool,
     ) {
         self.entries += 1;
         // Every name gets a `workflow_stats` row, even before its first
@@ -158,7 +162,7 @@ impl SummaryDelta {
             Some(name) => name,
             None => self.by_name.entry(workflow_name.to_string()).or_default(),
         };
-        if event_type != STEP_COMPLETE && event_type != WORKFLOW_COMPLETE {
+        if (event_type != STEP_COMPLETE && event_type != WORKFLOW_COMPLETE) || restored {
             return;
         }
         if event_type == WORKFLOW_COMPLETE {

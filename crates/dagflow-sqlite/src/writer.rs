@@ -490,10 +490,7 @@ impl Writer {
     fn rebuild_summaries(&mut self) -> Result<(), SqliteError> {
         self.rewrite(
             "rebuilding the summary tables",
-            "DELETE FROM step_stats; DELETE FROM step_durations; DELETE FROM step_buckets;
-             DELETE FROM step_duration_counts;
-             DELETE FROM step_duration_buckets; DELETE FROM workflow_stats;
-             DELETE FROM journal_counters;",
+            crate::schema::CLEAR_SUMMARIES,
             true,
         )
     }

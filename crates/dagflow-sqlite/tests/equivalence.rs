@@ -109,7 +109,8 @@ fn at(ms: u64) -> std::time::SystemTime {
 
 /// A journal with what the synthetic one lacks: several workflow names
 /// sharing step names, retries, flaky and cancelled steps, a step without a
-/// name, results, details, runs that never ended and a resumed run.
+/// name, results, details, runs that never ended and resumed runs with a
+/// restored step.
 fn varied_history() -> Vec<JournalEntry> {
     let mut out = Vec::new();
     let mut t = 1_000;
@@ -150,6 +151,12 @@ fn varied_history() -> Vec<JournalEntry> {
             if failed {
                 e.status = EntryStatus::Skipped;
                 e.error = Some("dependency failed".into());
+            } else if i % 7 == 3 && k == 0 {
+                // A resumed run reuses the result of its first step.
+                e.result = Some(json!(i * 10));
+                e.details.insert("restored".into(), json!(true));
+                e.details
+                    .insert("reused_from".into(), json!(format!("run-{}", i - 1)));
             } else if i % 11 == 5 && k == 1 {
                 let mut retry = JournalEntry::new(
                     run.as_str(),

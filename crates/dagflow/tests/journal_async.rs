@@ -204,3 +204,85 @@ async fn concurrent_runs_of_two_workflows_are_journaled_under_their_own_names() 
     assert!(only_beta.iter().all(|e| &*e.workflow_name == "beta"));
     assert!(second.by_workflow_id(&a).unwrap().is_empty());
 }
+
+/// A resumed run journals the steps it reused as restored outcomes, and the
+/// analytics leave those out: the reused step keeps the one outcome and the
+/// duration it really ran with, instead of gaining a zero-length success.
+#[tokio::test]
+async fn steps_a_resume_reuses_are_left_out_of_the_analytics() {
+    use dagflow::analytics::WorkflowAnalytics;
+    use dagflow::journal::resume::ResumePlan;
+    use dagflow::{RetryPolicy, TaskContext, TaskOptions, Workflow};
+    use std::sync::atomic::AtomicBool;
+
+    let journal = WorkflowJournal::in_memory();
+    let broken = Arc::new(AtomicBool::new(true));
+    let disk = Arc::clone(&broken);
+    let mut wf = Workflow::new("etl");
+    wf.add_task(
+        "extract",
+        |_: TaskContext| async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            Ok::<_, String>(json!("rows"))
+        },
+        TaskOptions::new(),
+    )
+    .add_task(
+        "load",
+        move |_: TaskContext| {
+            let disk = Arc::clone(&disk);
+            async move {
+                if disk.load(Ordering::SeqCst) {
+                    Err("disk full".to_string())
+                } else {
+                    Ok(json!("loaded"))
+                }
+            }
+        },
+        TaskOptions::new()
+            .depends_on(["extract"])
+            .retry(RetryPolicy::none()),
+    );
+    wf.observe(Arc::new(journal.clone()));
+    let results = wf.run().await.unwrap();
+    assert!(!results.contains_key("load"), "load fails the first run");
+    let first = wf.last_run_id().unwrap().to_string();
+
+    let plan =
+        ResumePlan::from_journal(&**journal.store(), &first, &wf.definition().unwrap(), false)
+            .unwrap();
+    assert_eq!(plan.to_run, ["load"]);
+    broken.store(false, Ordering::SeqCst);
+    wf.restore(plan.restored, &first);
+    wf.run().await.unwrap();
+    let second = wf.last_run_id().unwrap().to_string();
+
+    let entries = journal.by_workflow_id(&second).unwrap();
+    let reused: Vec<_> = entries.iter().filter(|e| e.is_restored()).collect();
+    assert_eq!(reused.len(), 1, "{entries:?}");
+    assert_eq!(reused[0].step_name.as_deref(), Some("extract"));
+    assert_eq!(reused[0].status, EntryStatus::Completed);
+
+    let store = journal.store();
+    let totals = store.workflow_totals(&QueryFilter::default()).unwrap();
+    assert_eq!((totals.finished, totals.succeeded), (2, 1));
+    assert_eq!(totals.total_steps, 3, "extract once, load twice");
+    let steps = store.step_totals(&QueryFilter::default()).unwrap();
+    let counts: Vec<_> = steps
+        .iter()
+        .map(|t| (t.step_name.as_str(), t.total, t.completed, t.failed))
+        .collect();
+    assert_eq!(counts, [("extract", 1, 1, 0), ("load", 2, 1, 1)]);
+
+    let analytics = WorkflowAnalytics::from_journal(&journal);
+    assert_eq!(analytics.success_rate("extract").unwrap(), 1.0);
+    assert_eq!(analytics.success_rate("load").unwrap(), 0.5);
+    let durations = analytics.step_durations().unwrap();
+    assert_eq!(durations["extract"].samples, 1);
+    assert!(
+        durations["extract"].p50_ms >= 20.0,
+        "the real run's duration, not the reuse's zero: {:?}",
+        durations["extract"]
+    );
+    assert!(journal.take_errors().is_empty());
+}

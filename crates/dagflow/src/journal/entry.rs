@@ -238,6 +238,28 @@ impl JournalEntry {
     pub fn timestamp_ms(&self) -> i64 {
         system_time_to_ms(self.timestamp)
     }
+
+    /// Whether this is a step a resume reused from an earlier run
+    /// (`details.restored`, written for `TaskRestored`) rather than one that
+    /// ran. Stores leave such entries out of the step figures: the step
+    /// did not run, and its zero duration would drag its percentiles down.
+    ///
+    /// ```
+    /// use dagflow::journal::{EntryStatus, EventType, JournalEntry};
+    /// use std::time::SystemTime;
+    ///
+    /// let mut entry = JournalEntry::new(
+    ///     "run-2", "etl", EventType::StepComplete, Some("extract".into()),
+    ///     EntryStatus::Completed, SystemTime::now(),
+    /// );
+    /// assert!(!entry.is_restored());
+    /// entry.details.insert("restored".into(), true.into());
+    /// assert!(entry.is_restored());
+    /// ```
+    pub fn is_restored(&self) -> bool {
+        self.event_type == EventType::StepComplete
+            && self.details.get("restored") == Some(&Value::Bool(true))
+    }
 }
 
 /// Rounds a duration in milliseconds to whole microseconds.

@@ -336,7 +336,7 @@ impl JournalStore for MemoryStore {
                     }
                     totals.total_duration_us += entry.duration_us();
                 }
-                EventType::StepComplete => totals.total_steps += 1,
+                EventType::StepComplete if !entry.is_restored() => totals.total_steps += 1,
                 _ => {}
             }
         }
@@ -347,7 +347,10 @@ impl JournalStore for MemoryStore {
         let entries = self.lock("computing step totals")?;
         let mut by_step: BTreeMap<&str, StepAccumulator> = BTreeMap::new();
         for entry in entries.iter() {
-            if entry.event_type != EventType::StepComplete || !matches(filter, entry) {
+            if entry.event_type != EventType::StepComplete
+                || entry.is_restored()
+                || !matches(filter, entry)
+            {
                 continue;
             }
             let name = entry.step_name.as_deref().unwrap_or_default();

@@ -71,11 +71,14 @@ pub struct WorkflowTotals {
     pub succeeded: u64,
     /// Sum of their durations in whole microseconds.
     pub total_duration_us: i64,
-    /// Number of `StepComplete` entries (of every run, finished or not).
+    /// Number of `StepComplete` entries (of every run, finished or not),
+    /// less the steps a resume reused ([`JournalEntry::is_restored`]).
     pub total_steps: u64,
 }
 
-/// Aggregate figures for one step name over `StepComplete` entries.
+/// Aggregate figures for one step name over `StepComplete` entries, less
+/// the steps a resume reused ([`JournalEntry::is_restored`]): those did not
+/// run, so they add no outcome and no duration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepTotals {
     /// The step's name.
@@ -208,8 +211,8 @@ pub trait JournalStore: Send + Sync {
     /// Totals over finished runs matching `filter`.
     fn workflow_totals(&self, filter: &QueryFilter) -> Result<WorkflowTotals, StoreError>;
 
-    /// Per-step totals over `StepComplete` entries matching `filter`,
-    /// sorted by step name.
+    /// Per-step totals over `StepComplete` entries matching `filter`
+    /// (restored ones left out, see [`StepTotals`]), sorted by step name.
     fn step_totals(&self, filter: &QueryFilter) -> Result<Vec<StepTotals>, StoreError>;
 
     /// Durations (ms) of finished runs matching `filter`, in journal order;
