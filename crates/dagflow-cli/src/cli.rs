@@ -165,7 +165,8 @@ pub struct ShowArgs {
 
 #[derive(Debug, Args)]
 pub struct InsightsArgs {
-    /// Only runs of this workflow.
+    /// Only runs of this workflow (without it: a line over every run, then
+    /// each workflow of the journal on its own).
     #[arg(long, value_name = "NAME")]
     pub workflow: Option<String>,
     /// Number of hotspots, flaky and slowest steps to list.

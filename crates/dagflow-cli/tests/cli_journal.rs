@@ -194,6 +194,87 @@ fn insights_after_several_runs() {
 }
 
 #[test]
+fn insights_report_each_workflow_of_a_shared_journal_on_its_own() {
+    let sb = Sandbox::new();
+    // Both workflows have a step `build`: it passes in `ci` and fails in
+    // `release`, which must not make it a 50 % step of either.
+    sb.write(
+        "ci.yml",
+        "name: ci\ntasks:\n  - name: build\n    run: 'true'\n  - name: test\n    run: 'true'\n    depends_on: [build]\n",
+    );
+    sb.write(
+        "release.yml",
+        "name: release\ntasks:\n  - name: build\n    run: exit 3\n",
+    );
+    assert_eq!(sb.run_json("ci.yml", &[]).0, 0);
+    assert_eq!(sb.run_json("ci.yml", &[]).0, 0);
+    assert_eq!(sb.run_json("release.yml", &[]).0, 1);
+
+    let insight = sb.json(&["insights", "--output", "json"]);
+    // The figures over every run stay where they were...
+    assert_eq!(insight["total_workflows"], 3);
+    assert_eq!(insight["total_steps"], 5);
+    assert_eq!(insight["step_success_rates"]["build"], 2.0 / 3.0);
+    // ...and each workflow has its own.
+    let workflows = insight["workflows"].as_object().expect("per workflow");
+    assert_eq!(workflows.keys().collect::<Vec<_>>(), ["ci", "release"]);
+    let ci = &workflows["ci"];
+    assert_eq!(ci["total_workflows"], 2);
+    assert_eq!(ci["total_steps"], 4);
+    assert_eq!(ci["overall_success_rate"], 1.0);
+    assert_eq!(ci["step_success_rates"]["build"], 1.0);
+    assert_eq!(ci["failure_hotspots"], serde_json::json!([]));
+    assert_eq!(ci["duration_trend"].as_array().map(Vec::len), Some(1));
+    let release = &workflows["release"];
+    assert_eq!(release["total_workflows"], 1);
+    assert_eq!(release["step_success_rates"]["build"], 0.0);
+    assert_eq!(
+        release["failure_hotspots"],
+        serde_json::json!([["build", 1]])
+    );
+    assert!(release["step_success_rates"].get("test").is_none());
+
+    // Filtered, the document is the workflow's own, without the map.
+    let filtered = sb.json(&["insights", "--workflow", "ci", "--output", "json"]);
+    assert_eq!(filtered["total_workflows"], 2);
+    assert!(filtered.get("workflows").is_none());
+    assert_eq!(&filtered["step_success_rates"], &ci["step_success_rates"]);
+
+    let text = sb.dagflow().arg("insights").assert().success();
+    let stdout = String::from_utf8_lossy(&text.get_output().stdout).to_string();
+    let ci_at = stdout.find("== Workflow `ci`").expect(&stdout);
+    let release_at = stdout.find("== Workflow `release`").expect(&stdout);
+    assert!(
+        stdout.starts_with("3 finished runs of 2 workflows: 66.7% succeeded"),
+        "{stdout}"
+    );
+    assert!(ci_at < release_at, "{stdout}");
+    let (ci_text, release_text) = stdout[ci_at..].split_at(release_at - ci_at);
+    assert!(
+        ci_text.contains("2 finished runs: 100.0% succeeded"),
+        "{stdout}"
+    );
+    assert!(!ci_text.contains("Failure hotspots"), "{stdout}");
+    assert!(
+        release_text.contains("1 finished run: 0.0% succeeded"),
+        "{stdout}"
+    );
+    assert!(release_text.contains("Failure hotspots"), "{stdout}");
+
+    // A name the journal does not know is answered with the names it does.
+    let unknown = sb
+        .dagflow()
+        .args(["insights", "--workflow", "deploy"])
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&unknown.get_output().stdout).to_string();
+    assert_eq!(
+        stdout.trim(),
+        "No runs of workflow `deploy` in the journal; it holds runs of `ci` and `release`."
+    );
+}
+
+#[test]
 fn resume_reruns_only_what_did_not_complete() {
     let sb = Sandbox::new();
     sb.write(

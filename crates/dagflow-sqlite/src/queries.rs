@@ -86,7 +86,8 @@ pub(crate) mod sql {
         UNION ALL
         SELECT duration_us, count FROM step_duration_counts
         WHERE step_key = ?1 AND duration_us BETWEEN ?2 AND ?3";
-    pub const WORKFLOW_NAMES: &str = "SELECT workflow_name FROM workflow_stats";
+    pub const WORKFLOW_NAMES: &str =
+        "SELECT workflow_name FROM workflow_stats ORDER BY workflow_name";
     pub const DURATIONS_OF_WORKFLOW: &str = "
         SELECT id, duration_us FROM entries INDEXED BY entries_lifecycle
         WHERE workflow_name = ?1 AND event_type = 3 AND event_type <> 2 ORDER BY id LIMIT ?2";
@@ -322,6 +323,11 @@ impl<'a> Reader<'a> {
                 "bucket {bucket} of step `{step}` holds fewer durations than its count of {in_bucket}"
             ),
         })
+    }
+
+    /// Every workflow name in the journal, sorted.
+    pub(crate) fn all_workflow_names(&self) -> Result<Vec<String>, SqliteError> {
+        self.workflow_names(&QueryFilter::all())
     }
 
     /// The workflow names `filter` selects: the one it names, or every

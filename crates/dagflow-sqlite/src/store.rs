@@ -577,6 +577,10 @@ impl JournalStore for SqliteStore {
     fn runs(&self, filter: &QueryFilter, limit: usize) -> Result<Vec<RunRecord>, StoreError> {
         Ok(self.read(|r| r.runs(filter, limit))?)
     }
+
+    fn workflow_names(&self) -> Result<Vec<String>, StoreError> {
+        Ok(self.read(|r| r.all_workflow_names())?)
+    }
 }
 
 /// Runs `wait`, a blocking wait for the writer thread. On a worker of a

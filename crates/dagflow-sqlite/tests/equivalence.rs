@@ -35,6 +35,11 @@ fn assert_same_answers(sqlite: &SqliteStore, memory: &MemoryStore, filters: &[Qu
         memory.recent(7).unwrap(),
         "recent(7)"
     );
+    assert_eq!(
+        sqlite.workflow_names().unwrap(),
+        memory.workflow_names().unwrap(),
+        "workflow_names"
+    );
     for event_type in EventType::ALL {
         assert_eq!(
             sqlite.by_event_type(event_type).unwrap(),
@@ -232,6 +237,7 @@ fn varied_history() -> Vec<JournalEntry> {
 fn varied_history_gives_identical_answers_for_every_filter() {
     let entries = varied_history();
     let (_dir, sqlite, memory) = both(&entries, 17);
+    assert_eq!(memory.workflow_names().unwrap(), ["build", "deploy", "etl"]);
     assert_same_answers(
         &sqlite,
         &memory,

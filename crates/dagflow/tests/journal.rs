@@ -455,3 +455,78 @@ fn memory_store_queries_keep_journal_order_across_its_internal_chunks() {
     .collect();
     assert_eq!(last_three, expected);
 }
+
+/// A store that keeps its entries in a `MemoryStore` and leaves
+/// `workflow_names` to the trait's default.
+struct NamesByDefault(MemoryStore);
+
+impl JournalStore for NamesByDefault {
+    fn append(&self, entries: &[JournalEntry]) -> Result<(), StoreError> {
+        self.0.append(entries)
+    }
+    fn entry_count(&self) -> Result<u64, StoreError> {
+        self.0.entry_count()
+    }
+    fn by_workflow_id(&self, id: &str) -> Result<Vec<JournalEntry>, StoreError> {
+        self.0.by_workflow_id(id)
+    }
+    fn by_event_type(&self, event_type: EventType) -> Result<Vec<JournalEntry>, StoreError> {
+        self.0.by_event_type(event_type)
+    }
+    fn recent(&self, n: usize) -> Result<Vec<JournalEntry>, StoreError> {
+        self.0.recent(n)
+    }
+    fn clear(&self) -> Result<(), StoreError> {
+        self.0.clear()
+    }
+    fn workflow_totals(&self, filter: &QueryFilter) -> Result<WorkflowTotals, StoreError> {
+        self.0.workflow_totals(filter)
+    }
+    fn step_totals(&self, filter: &QueryFilter) -> Result<Vec<StepTotals>, StoreError> {
+        self.0.step_totals(filter)
+    }
+    fn workflow_durations(
+        &self,
+        filter: &QueryFilter,
+        last: Option<usize>,
+    ) -> Result<Vec<f64>, StoreError> {
+        self.0.workflow_durations(filter, last)
+    }
+    fn runs(&self, filter: &QueryFilter, limit: usize) -> Result<Vec<RunRecord>, StoreError> {
+        self.0.runs(filter, limit)
+    }
+}
+
+#[test]
+fn workflow_names_are_sorted_and_listed_once() {
+    let memory = MemoryStore::new();
+    let by_default = NamesByDefault(MemoryStore::new());
+    assert!(memory.workflow_names().unwrap().is_empty());
+    assert!(by_default.workflow_names().unwrap().is_empty());
+    let names = ["release", "ci", "release", "ci", "ci"];
+    for (i, name) in names.into_iter().enumerate() {
+        let run = format!("run-{i}");
+        let entries = [
+            JournalEntry::new(
+                run.as_str(),
+                name,
+                EventType::WorkflowStart,
+                None,
+                EntryStatus::Started,
+                SystemTime::UNIX_EPOCH,
+            ),
+            JournalEntry::new(
+                run.as_str(),
+                name,
+                EventType::StepComplete,
+                Some("build".into()),
+                EntryStatus::Completed,
+                SystemTime::UNIX_EPOCH,
+            ),
+        ];
+        memory.append(&entries).unwrap();
+        by_default.append(&entries).unwrap();
+    }
+    assert_eq!(memory.workflow_names().unwrap(), ["ci", "release"]);
+    assert_eq!(by_default.workflow_names().unwrap(), ["ci", "release"]);
+}

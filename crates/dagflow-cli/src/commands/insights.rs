@@ -1,12 +1,14 @@
 //! `dagflow insights`: analytics over the journal.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use console::style;
-use dagflow::analytics::{WorkflowAnalytics, INSIGHT_TREND_POINTS};
+use dagflow::analytics::{WorkflowAnalytics, WorkflowInsight, INSIGHT_TREND_POINTS};
 use dagflow::journal::{JournalStore, QueryFilter};
 use dagflow_cli::spec::format_duration;
+use serde::Serialize;
 
 use super::open_journal;
 use crate::cli::{InsightsArgs, OutputFormat};
@@ -16,36 +18,110 @@ use crate::output::{print_json, table::Table};
 pub fn insights(args: InsightsArgs, journal: Option<String>) -> anyhow::Result<u8> {
     let (_, store) = open_journal(journal.as_deref(), false)?;
     let store: Arc<dyn JournalStore> = Arc::new(store);
-    let mut analytics = WorkflowAnalytics::new(store);
-    if let Some(name) = &args.workflow {
+    let names = store.workflow_names()?;
+    let overall = report(&store, args.workflow.as_deref(), &args)?;
+    // Unfiltered, each workflow is also reported on its own: steps of the
+    // same name in two workflows are different steps, and a trend over two
+    // workflows' runs means nothing.
+    let workflows = match args.workflow {
+        Some(_) => BTreeMap::new(),
+        None => names
+            .iter()
+            .map(|name| Ok((name.clone(), report(&store, Some(name), &args)?)))
+            .collect::<anyhow::Result<_>>()?,
+    };
+    if args.output == OutputFormat::Json {
+        print_json(&InsightsJson {
+            overall: &overall,
+            workflows: args.workflow.is_none().then_some(&workflows),
+        })?;
+        return Ok(exit::SUCCESS);
+    }
+
+    if overall.total_workflows == 0 && overall.total_steps == 0 {
+        match &args.workflow {
+            Some(name) if !names.contains(name) && !names.is_empty() => println!(
+                "No runs of workflow `{name}` in the journal; it holds runs of {}.",
+                quoted(&names)
+            ),
+            Some(name) => println!("No finished runs of workflow `{name}` in the journal yet."),
+            None => println!("No finished runs in the journal yet."),
+        }
+        return Ok(exit::SUCCESS);
+    }
+    if workflows.len() > 1 {
+        println!(
+            "{} of {} workflows: {:.1}% succeeded, {}",
+            style(counted(overall.total_workflows, "finished run")).bold(),
+            workflows.len(),
+            overall.overall_success_rate * 100.0,
+            counted(overall.total_steps, "step outcome")
+        );
+        for (name, insight) in &workflows {
+            println!("\n{}", style(format!("== Workflow `{name}`")).bold());
+            print_report(insight, args.window);
+        }
+    } else {
+        print_report(&overall, args.window);
+    }
+    Ok(exit::SUCCESS)
+}
+
+/// `--output json`: the figures over every selected run, as the library's
+/// `WorkflowInsight`, and without `--workflow` the same per workflow.
+#[derive(Serialize)]
+struct InsightsJson<'a> {
+    #[serde(flatten)]
+    overall: &'a WorkflowInsight,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    workflows: Option<&'a BTreeMap<String, WorkflowInsight>>,
+}
+
+/// The insight over the runs of `workflow` (every run with `None`), with
+/// the lists and the trend as the arguments ask.
+fn report(
+    store: &Arc<dyn JournalStore>,
+    workflow: Option<&str>,
+    args: &InsightsArgs,
+) -> anyhow::Result<WorkflowInsight> {
+    let mut analytics = WorkflowAnalytics::new(Arc::clone(store));
+    if let Some(name) = workflow {
         analytics = analytics.with_filter(QueryFilter::workflow(name));
     }
-    let window = args.window as usize;
     let mut insight = analytics.generate_insight()?;
     insight.failure_hotspots = analytics.failure_hotspots(args.top)?;
     insight.flaky_steps = analytics.flaky_steps(args.top)?;
     insight.slowest_steps = analytics.slowest_steps(args.top)?;
-    insight.duration_trend = analytics.recent_duration_trend(window, INSIGHT_TREND_POINTS)?;
-    if args.output == OutputFormat::Json {
-        print_json(&insight)?;
-        return Ok(exit::SUCCESS);
-    }
+    insight.duration_trend =
+        analytics.recent_duration_trend(args.window as usize, INSIGHT_TREND_POINTS)?;
+    Ok(insight)
+}
 
-    let scope = args
-        .workflow
-        .as_deref()
-        .map(|w| format!(" of workflow `{w}`"))
-        .unwrap_or_default();
-    if insight.total_workflows == 0 && insight.total_steps == 0 {
-        println!("No finished runs{scope} in the journal yet.");
-        return Ok(exit::SUCCESS);
+/// `word` for a count of one, else `word` with an `s`.
+fn counted(count: u64, word: &str) -> String {
+    match count {
+        1 => format!("1 {word}"),
+        _ => format!("{count} {word}s"),
     }
+}
+
+/// `a`, `b` and `c`.
+fn quoted(names: &[String]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    match quoted.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
+fn print_report(insight: &WorkflowInsight, window: u32) {
     println!(
-        "{} finished runs{scope}: {:.1}% succeeded, mean duration {}, {} step outcomes",
-        style(insight.total_workflows).bold(),
+        "{}: {:.1}% succeeded, mean duration {}, {}",
+        style(counted(insight.total_workflows, "finished run")).bold(),
         insight.overall_success_rate * 100.0,
         format_duration(ms(insight.mean_duration_ms)),
-        insight.total_steps
+        counted(insight.total_steps, "step outcome")
     );
 
     if !insight.failure_hotspots.is_empty() {
@@ -112,7 +188,6 @@ pub fn insights(args: InsightsArgs, journal: Option<String>) -> anyhow::Result<u
             format_duration(ms(*last)),
         );
     }
-    Ok(exit::SUCCESS)
 }
 
 fn ms(value: f64) -> Duration {
@@ -133,7 +208,25 @@ fn sparkline(values: &[f64]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::sparkline;
+    use super::{counted, quoted, sparkline};
+
+    #[test]
+    fn one_is_singular() {
+        assert_eq!(counted(1, "finished run"), "1 finished run");
+        assert_eq!(counted(0, "step outcome"), "0 step outcomes");
+        assert_eq!(counted(12, "step outcome"), "12 step outcomes");
+    }
+
+    #[test]
+    fn names_are_listed_with_an_and() {
+        let names = |list: &[&str]| quoted(&list.iter().map(|n| n.to_string()).collect::<Vec<_>>());
+        assert_eq!(names(&[]), "");
+        assert_eq!(names(&["ci"]), "`ci`");
+        assert_eq!(
+            names(&["ci", "etl", "release"]),
+            "`ci`, `etl` and `release`"
+        );
+    }
 
     #[test]
     fn sparkline_spans_lowest_to_highest() {

@@ -136,4 +136,8 @@ impl JournalStore for AnnotatingStore {
     fn runs(&self, filter: &QueryFilter, limit: usize) -> Result<Vec<RunRecord>, StoreError> {
         self.inner.runs(filter, limit)
     }
+
+    fn workflow_names(&self) -> Result<Vec<String>, StoreError> {
+        self.inner.workflow_names()
+    }
 }

@@ -13,7 +13,7 @@
 //! lock and the copy were two thirds of what the journal adds to a task.
 
 use std::cell::Cell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
@@ -452,6 +452,12 @@ impl JournalStore for MemoryStore {
                 }
             })
             .collect())
+    }
+
+    fn workflow_names(&self) -> Result<Vec<String>, StoreError> {
+        let entries = self.lock("listing workflow names")?;
+        let names: BTreeSet<&str> = entries.iter().map(|e| &*e.workflow_name).collect();
+        Ok(names.into_iter().map(str::to_string).collect())
     }
 }
 

@@ -225,4 +225,19 @@ pub trait JournalStore: Send + Sync {
 
     /// The most recent runs (newest first), at most `limit`.
     fn runs(&self, filter: &QueryFilter, limit: usize) -> Result<Vec<RunRecord>, StoreError>;
+
+    /// The names of the workflows the journal holds entries of, sorted and
+    /// each once: what a [`QueryFilter::workflow`] can select.
+    ///
+    /// By default the names of every run [`runs`](Self::runs) lists, which
+    /// reads every run's start; the stores of this crate and
+    /// `dagflow-sqlite` answer from what they keep per name.
+    fn workflow_names(&self) -> Result<Vec<String>, StoreError> {
+        let names: std::collections::BTreeSet<String> = self
+            .runs(&QueryFilter::all(), usize::MAX)?
+            .into_iter()
+            .map(|run| run.workflow_name)
+            .collect();
+        Ok(names.into_iter().collect())
+    }
 }
