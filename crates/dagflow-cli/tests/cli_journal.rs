@@ -275,6 +275,65 @@ fn insights_report_each_workflow_of_a_shared_journal_on_its_own() {
 }
 
 #[test]
+fn insights_of_many_workflows_give_one_line_to_each() {
+    let sb = Sandbox::new();
+    for i in 0..11 {
+        let command = if i == 3 { "exit 1" } else { "'true'" };
+        sb.write(
+            &format!("w{i}.yml"),
+            &format!("name: w{i:02}\ntasks:\n  - name: build\n    run: {command}\n"),
+        );
+        sb.run_json(&format!("w{i}.yml"), &[]);
+    }
+    let text = sb.dagflow().arg("insights").assert().success();
+    let stdout = String::from_utf8_lossy(&text.get_output().stdout).to_string();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("11 finished runs of 11 workflows: 90.9% succeeded"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("== Workflow"), "{stdout}");
+    let header = lines
+        .iter()
+        .position(|l| l.starts_with("WORKFLOW"))
+        .expect(&stdout);
+    let rows: Vec<Vec<&str>> = lines[header + 1..header + 12]
+        .iter()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    let names: Vec<&str> = rows.iter().map(|r| r[0]).collect();
+    let expected: Vec<String> = (0..11).map(|i| format!("w{i:02}")).collect();
+    assert_eq!(names, expected);
+    assert_eq!(&rows[3][1..3], ["1", "0.0%"], "{stdout}");
+    assert_eq!(&rows[4][1..3], ["1", "100.0%"], "{stdout}");
+    assert_eq!(rows[4].last(), Some(&"1"), "{stdout}");
+    assert!(
+        stdout.contains("`dagflow insights --workflow NAME`"),
+        "{stdout}"
+    );
+
+    // JSON has every workflow in full, however many.
+    let insight = sb.json(&["insights", "--output", "json"]);
+    let workflows = insight["workflows"].as_object().expect("per workflow");
+    assert_eq!(workflows.len(), 11);
+    assert_eq!(
+        workflows["w03"]["failure_hotspots"],
+        serde_json::json!([["build", 1]])
+    );
+
+    let unknown = sb
+        .dagflow()
+        .args(["insights", "--workflow", "w99"])
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&unknown.get_output().stdout).to_string();
+    assert!(
+        stdout.trim().ends_with("`w09`, ... (11 in all)."),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn resume_reruns_only_what_did_not_complete() {
     let sb = Sandbox::new();
     sb.write(

@@ -15,6 +15,11 @@ use crate::cli::{InsightsArgs, OutputFormat};
 use crate::exit;
 use crate::output::{print_json, table::Table};
 
+/// Up to this many workflows, an unfiltered report shows each in full;
+/// past it, one line per workflow (a journal of workflows named per run
+/// would otherwise print thousands of reports).
+const FULL_REPORTS_AT_MOST: usize = 10;
+
 pub fn insights(args: InsightsArgs, journal: Option<String>) -> anyhow::Result<u8> {
     let (_, store) = open_journal(journal.as_deref(), false)?;
     let store: Arc<dyn JournalStore> = Arc::new(store);
@@ -23,17 +28,20 @@ pub fn insights(args: InsightsArgs, journal: Option<String>) -> anyhow::Result<u
     // Unfiltered, each workflow is also reported on its own: steps of the
     // same name in two workflows are different steps, and a trend over two
     // workflows' runs means nothing.
-    let workflows = match args.workflow {
-        Some(_) => BTreeMap::new(),
-        None => names
+    let each = |names: &[String]| -> anyhow::Result<BTreeMap<String, WorkflowInsight>> {
+        names
             .iter()
             .map(|name| Ok((name.clone(), report(&store, Some(name), &args)?)))
-            .collect::<anyhow::Result<_>>()?,
+            .collect()
     };
     if args.output == OutputFormat::Json {
+        let workflows = match args.workflow {
+            Some(_) => None,
+            None => Some(each(&names)?),
+        };
         print_json(&InsightsJson {
             overall: &overall,
-            workflows: args.workflow.is_none().then_some(&workflows),
+            workflows: workflows.as_ref(),
         })?;
         return Ok(exit::SUCCESS);
     }
@@ -49,22 +57,54 @@ pub fn insights(args: InsightsArgs, journal: Option<String>) -> anyhow::Result<u
         }
         return Ok(exit::SUCCESS);
     }
-    if workflows.len() > 1 {
-        println!(
-            "{} of {} workflows: {:.1}% succeeded, {}",
-            style(counted(overall.total_workflows, "finished run")).bold(),
-            workflows.len(),
-            overall.overall_success_rate * 100.0,
-            counted(overall.total_steps, "step outcome")
-        );
-        for (name, insight) in &workflows {
+    if args.workflow.is_some() || names.len() < 2 {
+        print_report(&overall, args.window);
+        return Ok(exit::SUCCESS);
+    }
+    println!(
+        "{} of {} workflows: {:.1}% succeeded, {}",
+        style(counted(overall.total_workflows, "finished run")).bold(),
+        names.len(),
+        overall.overall_success_rate * 100.0,
+        counted(overall.total_steps, "step outcome")
+    );
+    if names.len() <= FULL_REPORTS_AT_MOST {
+        for (name, insight) in &each(&names)? {
             println!("\n{}", style(format!("== Workflow `{name}`")).bold());
             print_report(insight, args.window);
         }
     } else {
-        print_report(&overall, args.window);
+        println!();
+        print!("{}", overview(&store, &names)?.render());
+        println!("\n`dagflow insights --workflow NAME` reports one of them in full.");
     }
     Ok(exit::SUCCESS)
+}
+
+/// One line per workflow: its runs, success rate, mean duration and step
+/// outcomes.
+fn overview(store: &Arc<dyn JournalStore>, names: &[String]) -> anyhow::Result<Table> {
+    let mut t = Table::new(["WORKFLOW", "RUNS", "SUCCESS", "MEAN", "STEP OUTCOMES"]);
+    for name in names {
+        let totals = store.workflow_totals(&QueryFilter::workflow(name))?;
+        let (success, mean) = match totals.finished {
+            0 => ("-".to_string(), "-".to_string()),
+            n => (
+                format!("{:.1}%", totals.succeeded as f64 * 100.0 / n as f64),
+                format_duration(Duration::from_micros(
+                    totals.total_duration_us.max(0) as u64 / n,
+                )),
+            ),
+        };
+        t.row(vec![
+            name.clone(),
+            totals.finished.to_string(),
+            success,
+            mean,
+            totals.total_steps.to_string(),
+        ]);
+    }
+    Ok(t)
 }
 
 /// `--output json`: the figures over every selected run, as the library's
@@ -105,9 +145,17 @@ fn counted(count: u64, word: &str) -> String {
     }
 }
 
-/// `a`, `b` and `c`.
+/// `a`, `b` and `c`; past ten names, the first ten and how many in all.
 fn quoted(names: &[String]) -> String {
-    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    const AT_MOST: usize = 10;
+    let quoted: Vec<String> = names
+        .iter()
+        .take(AT_MOST)
+        .map(|n| format!("`{n}`"))
+        .collect();
+    if names.len() > AT_MOST {
+        return format!("{}, ... ({} in all)", quoted.join(", "), names.len());
+    }
     match quoted.split_last() {
         Some((last, [])) => last.clone(),
         Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
@@ -225,6 +273,11 @@ mod tests {
         assert_eq!(
             names(&["ci", "etl", "release"]),
             "`ci`, `etl` and `release`"
+        );
+        let many: Vec<String> = (0..12).map(|i| format!("w{i:02}")).collect();
+        assert_eq!(
+            quoted(&many),
+            "`w00`, `w01`, `w02`, `w03`, `w04`, `w05`, `w06`, `w07`, `w08`, `w09`, ... (12 in all)"
         );
     }
 
