@@ -333,6 +333,45 @@ fn insights_of_many_workflows_give_one_line_to_each() {
     );
 }
 
+/// The rows of the text report's Steps table: each row's cells.
+fn step_rows(stdout: &str) -> Vec<Vec<String>> {
+    stdout
+        .lines()
+        .skip_while(|line| !line.starts_with("STEP  "))
+        .skip(1)
+        .take_while(|line| !line.is_empty())
+        .map(|line| line.split_whitespace().map(str::to_string).collect())
+        .collect()
+}
+
+#[test]
+fn insights_list_steps_in_the_order_of_the_file() {
+    let sb = Sandbox::new();
+    sb.write("wf.yml", FLAKY);
+    assert_eq!(sb.run_json("wf.yml", &[]).0, 0);
+    let text = sb.dagflow().arg("insights").assert().success();
+    let stdout = String::from_utf8_lossy(&text.get_output().stdout).to_string();
+    let names: Vec<String> = step_rows(&stdout)
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect();
+    assert_eq!(names, ["extract", "transform", "load"], "{stdout}");
+
+    // The latest run's file decides; a step it no longer has comes last.
+    sb.write(
+        "wf.yml",
+        "name: nightly\ntasks:\n  - name: load\n    run: 'true'\n  - name: audit\n    run: 'true'\n  - name: extract\n    run: 'true'\n",
+    );
+    assert_eq!(sb.run_json("wf.yml", &[]).0, 0);
+    let text = sb.dagflow().arg("insights").assert().success();
+    let stdout = String::from_utf8_lossy(&text.get_output().stdout).to_string();
+    let rows = step_rows(&stdout);
+    let names: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(names, ["load", "audit", "extract", "transform"], "{stdout}");
+    assert_eq!(rows[0][5], "2", "{stdout}");
+    assert_eq!(rows[3][5], "1", "{stdout}");
+}
+
 #[test]
 fn resume_reruns_only_what_did_not_complete() {
     let sb = Sandbox::new();

@@ -1,12 +1,12 @@
 //! `dagflow insights`: analytics over the journal.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use console::style;
 use dagflow::analytics::{WorkflowAnalytics, WorkflowInsight, INSIGHT_TREND_POINTS};
-use dagflow::journal::{JournalStore, QueryFilter};
+use dagflow::journal::{journaled_definition, EventType, JournalStore, QueryFilter};
 use dagflow_cli::spec::format_duration;
 use serde::Serialize;
 
@@ -58,7 +58,12 @@ pub fn insights(args: InsightsArgs, journal: Option<String>) -> anyhow::Result<u
         return Ok(exit::SUCCESS);
     }
     if args.workflow.is_some() || names.len() < 2 {
-        print_report(&overall, args.window);
+        let workflow = args.workflow.as_ref().or(names.first());
+        let order = match workflow {
+            Some(name) => file_order(&store, name)?,
+            None => Vec::new(),
+        };
+        print_report(&overall, &order, args.window);
         return Ok(exit::SUCCESS);
     }
     println!(
@@ -71,7 +76,7 @@ pub fn insights(args: InsightsArgs, journal: Option<String>) -> anyhow::Result<u
     if names.len() <= FULL_REPORTS_AT_MOST {
         for (name, insight) in &each(&names)? {
             println!("\n{}", style(format!("== Workflow `{name}`")).bold());
-            print_report(insight, args.window);
+            print_report(insight, &file_order(&store, name)?, args.window);
         }
     } else {
         println!();
@@ -163,7 +168,41 @@ fn quoted(names: &[String]) -> String {
     }
 }
 
-fn print_report(insight: &WorkflowInsight, window: u32) {
+/// The workflow's task names in the order of its file, as its latest run
+/// recorded them (the order `dagflow show` lists them in); empty when no
+/// run recorded its definition.
+fn file_order(store: &Arc<dyn JournalStore>, workflow: &str) -> anyhow::Result<Vec<String>> {
+    let Some(latest) = store.runs(&QueryFilter::workflow(workflow), 1)?.pop() else {
+        return Ok(Vec::new());
+    };
+    let entries = store.by_workflow_id(&latest.workflow_id)?;
+    Ok(entries
+        .iter()
+        .find(|e| e.event_type == EventType::WorkflowStart)
+        .and_then(|start| journaled_definition(start).ok())
+        .map(|tasks| tasks.into_iter().map(|t| t.name).collect())
+        .unwrap_or_default())
+}
+
+/// `insight`'s steps in `order`, then those `order` lacks (steps the
+/// latest run no longer had) by name.
+fn in_order<'a>(insight: &'a WorkflowInsight, order: &'a [String]) -> Vec<&'a str> {
+    let listed: BTreeSet<&str> = order.iter().map(String::as_str).collect();
+    let rates = &insight.step_success_rates;
+    order
+        .iter()
+        .map(String::as_str)
+        .filter(|name| rates.contains_key(*name))
+        .chain(
+            rates
+                .keys()
+                .map(String::as_str)
+                .filter(|name| !listed.contains(name)),
+        )
+        .collect()
+}
+
+fn print_report(insight: &WorkflowInsight, order: &[String], window: u32) {
     println!(
         "{}: {:.1}% succeeded, mean duration {}, {}",
         style(counted(insight.total_workflows, "finished run")).bold(),
@@ -194,14 +233,15 @@ fn print_report(insight: &WorkflowInsight, window: u32) {
 
     println!("\n{}", style("Steps").bold());
     let mut t = Table::new(["STEP", "SUCCESS", "P50", "P95", "MAX", "COMPLETED"]);
-    for (name, rate) in &insight.step_success_rates {
+    for name in in_order(insight, order) {
+        let rate = insight.step_success_rates.get(name).copied().unwrap_or(0.0);
         let d = insight.step_durations.get(name);
         let cell = |f: fn(&dagflow::analytics::StepDurations) -> f64| {
             d.map(|d| format_duration(ms(f(d))))
                 .unwrap_or_else(|| "-".into())
         };
         t.row(vec![
-            name.clone(),
+            name.to_string(),
             format!("{:.1}%", rate * 100.0),
             cell(|d| d.p50_ms),
             cell(|d| d.p95_ms),
