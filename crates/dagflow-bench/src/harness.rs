@@ -142,6 +142,8 @@ pub fn run_child(
     warmup: usize,
 ) -> Result<ChildReport, HarnessError> {
     steady_allocator();
+    // Whatever the runs left on disk goes when this returns, error or not.
+    let _release = ReleaseOnDrop;
     let spec = workload.generate();
     if let Some(expected) = workload.expected_edges() {
         if spec.edge_count() != expected {
@@ -178,15 +180,26 @@ pub fn run_child(
         run_ns.push(sample.run.as_nanos() as u64);
     }
     let first_run_ns = first_run_ns.or_else(|| run_ns.first().copied());
+    let peak_rss_kb = peak_rss_kb().unwrap_or(0);
     Ok(ChildReport {
         engine: engine.name().to_string(),
         workload: workload.name.to_string(),
-        n: spec.len(),
+        n: workload.task_count(),
         build_ns,
         run_ns,
         first_run_ns: first_run_ns.into_iter().collect(),
-        peak_rss_kb: peak_rss_kb().unwrap_or(0),
+        peak_rss_kb,
     })
+}
+
+/// Removes the files a child's runs keep between runs (the journal
+/// workloads' recorded history) when dropped.
+struct ReleaseOnDrop;
+
+impl Drop for ReleaseOnDrop {
+    fn drop(&mut self) {
+        crate::engines::release_journal();
+    }
 }
 
 /// Parent mode: measures `engine` on `workload` in a child process started

@@ -21,7 +21,7 @@ fn main() -> anyhow::Result<()> {
             }
             println!("workloads:");
             for w in workload::ALL {
-                println!("  {} ({} tasks)", w.name, w.task_count());
+                println!("  {} ({} {})", w.name, w.task_count(), w.unit());
             }
         }
         Mode::Emit {
@@ -72,7 +72,12 @@ fn suite(opts: &SuiteOptions) -> anyhow::Result<()> {
     eprintln!("machine: {machine}");
     let mut progress = Progress {
         done: 0,
-        total: opts.engines.len() * opts.workloads.len() * opts.rounds,
+        total: opts
+            .workloads
+            .iter()
+            .map(|w| opts.engines.iter().filter(|e| e.applies_to(w)).count())
+            .sum::<usize>()
+            * opts.rounds,
     };
     let mut records = Vec::new();
     let mut skipped = Vec::new();
@@ -163,6 +168,10 @@ fn measure_workload(
         let mut any = false;
         let extra = round > opts.rounds;
         for (i, e) in opts.engines.iter().enumerate() {
+            // Graph engines and journal stores measure different workloads.
+            if !e.applies_to(&workload) {
+                continue;
+            }
             if !extra {
                 progress.done += 1;
             }

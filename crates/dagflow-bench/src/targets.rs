@@ -83,7 +83,7 @@ fn sync_note(records: &[Record], workload: &str) -> String {
 }
 
 fn is_graph_workload(w: &Workload) -> bool {
-    w.sleep().is_none()
+    w.sleep().is_none() && !w.is_journal()
 }
 
 /// Evaluates every target that the records can answer; targets whose
@@ -208,6 +208,40 @@ pub fn evaluate(records: &[Record]) -> Vec<Check> {
         unit: "x",
         note: String::new(),
     });
+    let record = find(records, Engine::JournalSqlite, "journal-record-100000");
+    checks.push(Check {
+        what: "journal: record 600,000 entries to SQLite, durable (synchronous=NORMAL, flushed)"
+            .to_string(),
+        // At least 500,000 entries/s is at most 2,000 ns an entry.
+        measured: record.map(|r| r.per_task_ns),
+        limit: 2_000.0,
+        unit: "ns/entry",
+        note: record
+            .filter(|r| r.run_ms > 0.0)
+            .map(|r| {
+                format!(
+                    "{:.0} entries/s (limit: at least 500,000)",
+                    r.n as f64 * 1e3 / r.run_ms
+                )
+            })
+            .unwrap_or_default(),
+    });
+    for (workload, limit) in [
+        ("journal-insight-100000", 20.0),
+        ("journal-insight-1000000", 50.0),
+    ] {
+        let insight = find(records, Engine::JournalSqlite, workload);
+        checks.push(Check {
+            what: format!("generate_insight, SQLite, {workload}"),
+            measured: insight.map(|r| r.run_ms),
+            limit,
+            unit: "ms",
+            note: insight
+                .and_then(|r| r.first_run_ms)
+                .map(|first| format!("first run of a process {first:.2} ms"))
+                .unwrap_or_default(),
+        });
+    }
     checks
 }
 
@@ -317,6 +351,34 @@ mod tests {
         assert_eq!(untimed.met(), Some(true));
         // Build 1 ms each: (1 + 1.4) / (1 + 1).
         assert_eq!(untimed.note, "build+run 1.20 x");
+    }
+
+    #[test]
+    fn the_journal_targets_read_the_sqlite_store_records() {
+        let mut recording = record(Engine::JournalSqlite, "journal-record-100000", 1_000.0);
+        recording.n = 600_000;
+        recording.per_task_ns = 1_000.0 * 1e6 / 600_000.0;
+        let mut insight = record(Engine::JournalSqlite, "journal-insight-100000", 2.5);
+        insight.first_run_ms = Some(3.0);
+        let memory = record(Engine::JournalMemory, "journal-insight-1000000", 400.0);
+        let checks = evaluate(&[recording, insight, memory]);
+        let c = check(
+            &checks,
+            "journal: record 600,000 entries to SQLite, durable (synchronous=NORMAL, flushed)",
+        );
+        // 600,000 entries in a second: 1,667 ns each, 600,000 a second.
+        assert_eq!(c.met(), Some(true));
+        assert_eq!(c.note, "600000 entries/s (limit: at least 500,000)");
+        let c = check(&checks, "generate_insight, SQLite, journal-insight-100000");
+        assert_eq!((c.measured, c.limit), (Some(2.5), 20.0));
+        assert_eq!(c.note, "first run of a process 3.00 ms");
+        // Only the SQLite store answers it; the in-memory one is context.
+        let c = check(&checks, "generate_insight, SQLite, journal-insight-1000000");
+        assert_eq!(c.met(), None);
+        // The journal workloads are not graphs: no engine target for them.
+        assert!(!checks
+            .iter()
+            .any(|c| c.what.contains("vs ref-sync, journal")));
     }
 
     #[test]

@@ -50,6 +50,23 @@ pub enum Shape {
         /// Each body sleeps this long (asynchronously), if set.
         sleep_ms: Option<u64>,
     },
+    /// The journal workload: the synthetic history of `workflows` workflows
+    /// (6 entries each), no graph.
+    Journal {
+        /// Number of workflows in the history.
+        workflows: usize,
+        /// What is measured.
+        phase: JournalPhase,
+    },
+}
+
+/// What a journal workload measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JournalPhase {
+    /// Recording the whole history into a fresh store, durably.
+    Record,
+    /// `generate_insight()` over the recorded history.
+    Insight,
 }
 
 /// A named standard workload.
@@ -117,6 +134,27 @@ pub const ALL: &[Workload] = &[
             sleep_ms: Some(10),
         },
     },
+    Workload {
+        name: "journal-record-100000",
+        shape: Shape::Journal {
+            workflows: 100_000,
+            phase: JournalPhase::Record,
+        },
+    },
+    Workload {
+        name: "journal-insight-100000",
+        shape: Shape::Journal {
+            workflows: 100_000,
+            phase: JournalPhase::Insight,
+        },
+    },
+    Workload {
+        name: "journal-insight-1000000",
+        shape: Shape::Journal {
+            workflows: 1_000_000,
+            phase: JournalPhase::Insight,
+        },
+    },
 ];
 
 impl Workload {
@@ -125,13 +163,44 @@ impl Workload {
         ALL.iter().copied().find(|w| w.name == name)
     }
 
-    /// Number of tasks in the graph.
+    /// Number of tasks in the graph; for a journal workload, the entries
+    /// it records or the workflows its insight covers (see [`Workload::unit`]).
     pub fn task_count(&self) -> usize {
         match self.shape {
             Shape::Chain { n, .. } | Shape::Independent { n } => n,
             Shape::Fanout { n } => n + 2,
             Shape::Layered { layers, width, .. } => layers * width,
+            Shape::Journal {
+                workflows,
+                phase: JournalPhase::Record,
+            } => workflows * 6,
+            Shape::Journal { workflows, .. } => workflows,
         }
+    }
+
+    /// What [`Workload::task_count`] counts.
+    pub fn unit(&self) -> &'static str {
+        match self.shape {
+            Shape::Journal {
+                phase: JournalPhase::Record,
+                ..
+            } => "entries",
+            Shape::Journal { .. } => "workflows",
+            _ => "tasks",
+        }
+    }
+
+    /// The history's size and what is measured, for a journal workload.
+    pub fn journal(&self) -> Option<(usize, JournalPhase)> {
+        match self.shape {
+            Shape::Journal { workflows, phase } => Some((workflows, phase)),
+            _ => None,
+        }
+    }
+
+    /// True for the journal workloads (no graph).
+    pub fn is_journal(&self) -> bool {
+        self.journal().is_some()
     }
 
     /// The edge count WORKLOADS.md fixes for this workload, if it fixes one
@@ -158,11 +227,16 @@ impl Workload {
         }
     }
 
-    /// Generates the graph.
+    /// Generates the graph (none for a journal workload).
     pub fn generate(&self) -> GraphSpec {
-        let n = self.task_count();
+        let n = if self.is_journal() {
+            0
+        } else {
+            self.task_count()
+        };
         let mut spec = GraphSpec::with_capacity(*self, n);
         match self.shape {
+            Shape::Journal { .. } => {}
             Shape::Chain { n, .. } => {
                 for i in 0..n {
                     spec.push_indexed_name("t", i);

@@ -1,6 +1,7 @@
 //! The engines under test: dagflow's two engines, three peer crates and the
 //! hand-written references (tokio, sync, and sync with a clock reading per
-//! task), each behind the same measuring interface.
+//! task), each behind the same measuring interface; and on the journal
+//! workloads, dagflow's two journal stores.
 //!
 //! Every adapter builds the workload's graph (timed as `build`), runs it
 //! (timed as `run`), then — outside both timings — checks that every task ran
@@ -11,6 +12,8 @@ mod dagflow_async;
 mod dagflow_sync;
 mod dagrs_peer;
 mod dagx_peer;
+mod journal;
+pub use journal::release as release_journal;
 pub mod ref_sync;
 pub mod ref_tokio;
 
@@ -104,6 +107,10 @@ pub enum Engine {
     RefSyncTimed,
     /// Hand-written tokio executor (the floor for async engines).
     RefTokio,
+    /// The SQLite journal store (journal workloads only).
+    JournalSqlite,
+    /// The in-memory journal store (journal workloads only).
+    JournalMemory,
 }
 
 /// Every engine, in the order the suite runs them.
@@ -118,6 +125,8 @@ pub const ALL: &[Engine] = &[
     Engine::RefTokio,
     Engine::RefSync,
     Engine::RefSyncTimed,
+    Engine::JournalSqlite,
+    Engine::JournalMemory,
 ];
 
 impl Engine {
@@ -134,6 +143,8 @@ impl Engine {
             Engine::RefSync => "ref-sync",
             Engine::RefSyncTimed => "ref-sync-timed",
             Engine::RefTokio => "ref-tokio",
+            Engine::JournalSqlite => "dagflow-sqlite",
+            Engine::JournalMemory => "dagflow-memory",
         }
     }
 
@@ -150,11 +161,32 @@ impl Engine {
                 | Engine::DagflowSyncUntimed
                 | Engine::RefSync
                 | Engine::RefSyncTimed
+                | Engine::JournalSqlite
+                | Engine::JournalMemory
         )
+    }
+
+    /// True for the journal stores, which measure the journal workloads.
+    pub fn is_journal(self) -> bool {
+        matches!(self, Engine::JournalSqlite | Engine::JournalMemory)
+    }
+
+    /// Whether the engine and the workload are of the same kind: graph
+    /// engines run graphs, journal stores record histories. The suite
+    /// leaves the other pairs out without a word.
+    pub fn applies_to(self, workload: &Workload) -> bool {
+        self.is_journal() == workload.is_journal()
     }
 
     /// Why this engine cannot run `workload`, or `None` when it can.
     pub fn unsupported_reason(self, workload: &Workload) -> Option<&'static str> {
+        if !self.applies_to(workload) {
+            return Some(if self.is_journal() {
+                "a journal store runs the journal workloads, not graphs"
+            } else {
+                "a graph engine does not run the journal workloads"
+            });
+        }
         if !self.is_async() && workload.sleep().is_some() {
             return Some(
                 "its bodies sleep asynchronously; a sync engine would run them one after another",
@@ -207,6 +239,8 @@ impl Engine {
             Engine::Dagrs => dagrs_peer::measure(&ctx, rt()?),
             Engine::DagflowAsync => dagflow_async::measure(&ctx, rt()?, false),
             Engine::DagflowAsyncJournal => dagflow_async::measure(&ctx, rt()?, true),
+            Engine::JournalSqlite => journal::measure(&ctx, journal::Store::Sqlite),
+            Engine::JournalMemory => journal::measure(&ctx, journal::Store::Memory),
         }
     }
 }
