@@ -263,9 +263,15 @@ impl Cli {
         let invalid = |message: String| Cli::command().error(ErrorKind::InvalidValue, message);
         if let Some(values) = &self.emit {
             let (f, w) = pair(values);
+            let workload = workload(w).map_err(invalid)?;
+            if workload.is_journal() {
+                return Err(invalid(format!(
+                    "`{w}` is a journal workload, not a graph; --emit writes the graph workloads"
+                )));
+            }
             return Ok(Mode::Emit {
                 format: format(f).map_err(invalid)?,
-                workload: workload(w).map_err(invalid)?,
+                workload,
                 command: self.command,
             });
         }
@@ -431,6 +437,12 @@ mod tests {
                 Ok(Mode::Emit { format: Format::Yaml, command, .. }) if command == "true"
             ),
             "{mode:?}"
+        );
+        let err = parse(["--emit", "yaml", "journal-record-100000"]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("is a journal workload, not a graph"),
+            "{err}"
         );
     }
 
