@@ -232,6 +232,19 @@ pub trait JournalStore: Send + Sync {
     /// By default the names of every run [`runs`](Self::runs) lists, which
     /// reads every run's start; the stores of this crate and
     /// `dagflow-sqlite` answer from what they keep per name.
+    ///
+    /// ```
+    /// use std::time::SystemTime;
+    /// use dagflow::journal::{EntryStatus, EventType, JournalEntry, JournalStore, MemoryStore};
+    ///
+    /// let store = MemoryStore::new();
+    /// for (run, workflow) in [("r1", "release"), ("r2", "ci"), ("r3", "ci")] {
+    ///     store.append(&[JournalEntry::new(run, workflow, EventType::WorkflowStart, None,
+    ///                                      EntryStatus::Started, SystemTime::now())])?;
+    /// }
+    /// assert_eq!(store.workflow_names()?, ["ci", "release"]);
+    /// # Ok::<(), dagflow::journal::StoreError>(())
+    /// ```
     fn workflow_names(&self) -> Result<Vec<String>, StoreError> {
         let names: std::collections::BTreeSet<String> = self
             .runs(&QueryFilter::all(), usize::MAX)?
